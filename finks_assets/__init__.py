@@ -1,0 +1,1 @@
+"""Finks: a market-data platform on Dagster (sources -> bronze -> silver -> dbt gold)."""

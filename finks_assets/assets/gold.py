@@ -1,0 +1,95 @@
+"""Gold: the dbt project ``finks_dbt`` loaded as Dagster assets.
+
+The manifest is a build artifact (``dbt parse`` in ``make manifest``, CI and the image;
+``prepare_if_dev`` under ``dagster dev``); nothing parses at import time. The asset factory
+is cached so the manifest is read once per process, as in dagster-open-platform.
+Each run hands dbt its partition window as vars, so a year of backfill is one ``dbt build``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
+from finks_assets.resources.lake import LakeResource
+from finks_assets.resources.warehouse import WarehouseResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "finks_dbt"
+_LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "gold"}
+
+
+class FinksDbtTranslator(DagsterDbtTranslator):
+    """Keys dbt nodes as [layer, name] so gold tables read as ``gold/fct_daily_bars``."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        return _layer(dbt_resource_props)
+
+
+def _layer(props: Mapping[str, Any]) -> str:
+    fqn = props.get("fqn", [])
+    for part in fqn[1:-1]:
+        if part in _LAYER_BY_FOLDER:
+            return _LAYER_BY_FOLDER[part]
+    return "gold"
+
+
+@cache
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest missing at {project.manifest_path}; run `make manifest` "
+            "(dbt parse) before loading the definitions"
+        )
+    return project
+
+
+def dbt_window_vars(context: dg.AssetExecutionContext, lake: LakeResource) -> dict[str, str]:
+    """The run's trading-date window and lake root, as dbt vars (dates are validated keys)."""
+    days = partition_dates(context)
+    return {
+        "start_date": days[0].isoformat(),
+        "end_date": days[-1].isoformat(),
+        "lake_root": lake.root,
+    }
+
+
+@cache
+def gold_dbt_assets() -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=FinksDbtTranslator(),
+        partitions_def=trading_days,
+        backfill_policy=SINGLE_RUN,
+        name="finks_dbt",
+    )
+    def finks_dbt(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
+    ):
+        dbt_vars = dbt_window_vars(context, lake)
+        context.log.info(f"dbt build for {dbt_vars['start_date']}..{dbt_vars['end_date']}")
+        with warehouse.dbt_environment():
+            yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+    return finks_dbt

@@ -1,0 +1,1 @@
+"""The ``finks`` command line (``make demo`` calls ``finks demo``)."""

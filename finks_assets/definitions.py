@@ -1,0 +1,31 @@
+"""The Finks code location.
+
+``@dg.definitions`` defers all work (reading the environment, loading the dbt manifest) until
+Dagster asks for the definitions, so importing this module is cheap and side-effect free.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from finks_assets.assets.bronze import bronze_bars_1m
+from finks_assets.assets.gold import gold_dbt_assets
+from finks_assets.assets.silver import silver_bars_1m
+from finks_assets.automation.jobs import daily_bars_job
+from finks_assets.automation.schedules import after_close_schedule
+from finks_assets.resources.factory import build_resources
+from finks_assets.settings import FinksSettings
+
+
+def build_definitions(settings: FinksSettings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[bronze_bars_1m, silver_bars_1m, gold_dbt_assets()],
+        jobs=[daily_bars_job],
+        schedules=[after_close_schedule],
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(FinksSettings.from_env())

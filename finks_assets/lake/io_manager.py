@@ -1,0 +1,70 @@
+"""An IO manager for trading-day partitioned tables stored as Parquet in the lake.
+
+Assets hand it one frame covering every partition of the run (single-run backfills) with a
+``trade_date`` column; it writes each partition as a whole, replacing what was there, so a
+re-run never duplicates rows. A partition with no rows (an exchange holiday) is still written
+as an empty file: "materialized, market closed" is different from "never materialized".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from finks_assets.lake.layout import dataset_partition_dir, trade_date_key
+from finks_assets.resources.lake import LakeResource
+
+
+def _layer_and_dataset(asset_key: dg.AssetKey) -> tuple[str, str]:
+    if len(asset_key.path) != 2:
+        raise ValueError(f"lake assets are keyed [layer, dataset]; got {asset_key.to_user_string()}")
+    return asset_key.path[0], asset_key.path[1]
+
+
+class LakeParquetIOManager(dg.ConfigurableIOManager):
+    """Whole-partition Parquet writes under ``<layer>/<dataset>/trade_date=YYYY-MM-DD/``."""
+
+    lake: dg.ResourceDependency[LakeResource]
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        layer, dataset = _layer_and_dataset(context.asset_key)
+        store = self.lake.store()
+        keys = [trade_date_key(k) for k in context.asset_partition_keys]
+        dates = pd.to_datetime(obj["trade_date"]).dt.date.astype(str)
+        unexpected = sorted(set(dates) - set(keys))
+        if unexpected:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()} produced rows for trade dates outside the "
+                f"run's partitions: {unexpected[:5]}"
+            )
+        body = obj.drop(columns=["trade_date"])
+        rows_per_partition: dict[str, int] = {}
+        for key in keys:
+            part = body[dates.values == key]
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            store.replace_partition(dataset_partition_dir(layer, dataset, key), table)
+            rows_per_partition[key] = len(part)
+        context.add_output_metadata(
+            {
+                "rows": int(len(obj)),
+                "partitions_written": len(keys),
+                "empty_partitions": sum(1 for n in rows_per_partition.values() if n == 0),
+                "path": dg.MetadataValue.path(store.uri(f"{layer}/{dataset}")),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        layer, dataset = _layer_and_dataset(context.asset_key)
+        store = self.lake.store()
+        frames = []
+        for key in context.asset_partition_keys:
+            for path in store.list_parquet(dataset_partition_dir(layer, dataset, key)):
+                frame = store.read_parquet(path).to_pandas()
+                frame["trade_date"] = dt.date.fromisoformat(trade_date_key(key))
+                frames.append(frame)
+        if not frames:
+            return pd.DataFrame({"trade_date": pd.Series([], dtype="object")})
+        return pd.concat(frames, ignore_index=True)

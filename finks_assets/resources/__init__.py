@@ -1,0 +1,1 @@
+"""Dagster resources and the one factory that picks them per environment."""

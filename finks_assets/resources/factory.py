@@ -1,0 +1,34 @@
+"""The one factory that turns :class:`FinksSettings` into Dagster resources.
+
+Every environment difference lives here; assets only name the resource keys they need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster_dbt import DbtCliResource
+
+from finks_assets.assets.bronze import UniverseResource
+from finks_assets.assets.gold import DBT_PROJECT_DIR
+from finks_assets.lake.io_manager import LakeParquetIOManager
+from finks_assets.resources.lake import LakeResource
+from finks_assets.resources.market_data import MarketDataResource
+from finks_assets.resources.warehouse import WarehouseResource
+from finks_assets.settings import FinksSettings
+
+
+def build_resources(settings: FinksSettings) -> dict[str, Any]:
+    lake = LakeResource(root=str(settings.lake_root))
+    return {
+        "lake": lake,
+        "io_manager": LakeParquetIOManager(lake=lake),
+        "market_data": MarketDataResource(
+            source=settings.source, synthetic_seed=settings.synthetic_seed
+        ),
+        "universe": UniverseResource(tickers=list(settings.universe)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target="duckdb"
+        ),
+    }

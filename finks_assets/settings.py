@@ -1,0 +1,75 @@
+"""The one place that reads Finks' environment variables.
+
+Everything else receives a :class:`FinksSettings` (or resources built from it by
+:func:`finks_assets.resources.factory.build_resources`). Reading the environment in exactly one
+function is what keeps a prod deployment from silently mixing values from two places.
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from finks_assets.tickers import parse_universe
+
+FinksEnv = Literal["local", "s3", "aws"]
+SourceName = Literal["synthetic", "yfinance"]
+
+DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
+VALID_ENVS: tuple[str, ...] = ("local", "s3", "aws")
+VALID_SOURCES: tuple[str, ...] = ("synthetic", "yfinance")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value Finks cannot use."""
+
+
+@dataclass(frozen=True)
+class FinksSettings:
+    env: FinksEnv
+    data_dir: Path
+    source: SourceName
+    universe: tuple[str, ...]
+    synthetic_seed: int = 7
+
+    @property
+    def lake_root(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FinksSettings:
+        environ = os.environ if environ is None else environ
+        env = environ.get("FINKS_ENV", "local").strip().lower()
+        if env not in VALID_ENVS:
+            raise SettingsError(f"FINKS_ENV={env!r} is not one of {', '.join(VALID_ENVS)}")
+        if env != "local":
+            raise SettingsError(
+                f"FINKS_ENV={env!r} is not implemented yet; this build supports 'local' only"
+            )
+        source = environ.get("FINKS_SOURCE", "synthetic").strip().lower()
+        if source not in VALID_SOURCES:
+            raise SettingsError(
+                f"FINKS_SOURCE={source!r} is not one of {', '.join(VALID_SOURCES)}"
+            )
+        seed_text = environ.get("FINKS_SYNTHETIC_SEED", "7")
+        try:
+            seed = int(seed_text)
+        except ValueError as exc:
+            raise SettingsError(f"FINKS_SYNTHETIC_SEED={seed_text!r} is not an integer") from exc
+        universe = parse_universe(environ.get("FINKS_UNIVERSE") or str(DEFAULT_UNIVERSE_FILE))
+        data_dir = Path(environ.get("FINKS_DATA_DIR") or ".finks").expanduser().absolute()
+        return cls(
+            env=env,  # type: ignore[arg-type]
+            data_dir=data_dir,
+            source=source,  # type: ignore[arg-type]
+            universe=tuple(universe),
+            synthetic_seed=seed,
+        )

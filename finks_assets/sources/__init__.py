@@ -1,0 +1,1 @@
+"""Vendor adapters behind one interface (:class:`finks_assets.sources.base.BarSource`)."""

@@ -1,0 +1,1 @@
+"""Set-based transformations (DuckDB SQL over Arrow), free of Dagster so they test alone."""

@@ -1,0 +1,116 @@
+"""Bronze -> silver for 1-minute bars: type, deduplicate, align to the session, quarantine.
+
+One DuckDB pass over the whole window (a single-run backfill of a year is one query, not 252).
+Rules, in order:
+
+1. Deduplicate on (ticker, ts): the latest fetch wins (design decision 4).
+2. Classify each surviving bar; the first failing rule names the quarantine ``reason``:
+   ``null_field``, ``market_closed``, ``out_of_session``, ``misaligned_minute``,
+   ``non_positive_price``, ``negative_volume``, ``ohlc_invariant``.
+3. Good bars go to silver, the rest to quarantine with their reason. Nothing is dropped
+   silently: ``superseded`` rows are counted, not kept, because a newer copy of the same bar
+   exists in silver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from finks_assets import market_calendar
+
+SILVER_COLUMNS = [
+    "ticker", "ts", "open", "high", "low", "close", "volume", "source", "ingested_at", "trade_date",
+]
+QUARANTINE_REASONS = (
+    "null_field", "market_closed", "out_of_session", "misaligned_minute",
+    "non_positive_price", "negative_volume", "ohlc_invariant",
+)
+
+_CLEAN_SQL = """
+with ranked as (
+    select *,
+           row_number() over (partition by ticker, ts order by ingested_at desc) as fetch_rank
+    from bars
+),
+latest as (
+    select * from ranked where fetch_rank = 1
+),
+classified as (
+    select l.ticker, l.ts, l.open, l.high, l.low, l.close, l.volume, l.source, l.ingested_at,
+           l.trade_date,
+           case
+             when l.ts is null
+                  or l.open is null or not isfinite(l.open)
+                  or l.high is null or not isfinite(l.high)
+                  or l.low is null or not isfinite(l.low)
+                  or l.close is null or not isfinite(l.close)
+                  or l.volume is null or not isfinite(l.volume) then 'null_field'
+             when s.trade_date is null then 'market_closed'
+             when l.ts < s.open_utc or l.ts >= s.close_utc then 'out_of_session'
+             when date_trunc('minute', l.ts) <> l.ts then 'misaligned_minute'
+             when l.open <= 0 or l.high <= 0 or l.low <= 0 or l.close <= 0 then 'non_positive_price'
+             when l.volume < 0 then 'negative_volume'
+             when l.high < greatest(l.open, l.close) or l.low > least(l.open, l.close)
+                  then 'ohlc_invariant'
+           end as reason
+    from latest l
+    left join sessions s on l.trade_date = s.trade_date
+)
+select * from classified
+"""
+
+
+@dataclass
+class SilverResult:
+    bars: pd.DataFrame
+    quarantine: pd.DataFrame
+    superseded: int
+
+    def quarantine_counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.quarantine["reason"].value_counts().sort_index().items()}
+
+
+def empty_canonical() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ticker": pd.Series([], dtype="string"),
+            "ts": pd.Series([], dtype="datetime64[us, UTC]"),
+            **{c: pd.Series([], dtype="float64") for c in ("open", "high", "low", "close")},
+            "volume": pd.Series([], dtype="float64"),
+            "source": pd.Series([], dtype="string"),
+            "ingested_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            "trade_date": pd.Series([], dtype="object"),
+        }
+    )
+
+
+def clean_bars(bars: pd.DataFrame, days: list[dt.date], threads: int = 2) -> SilverResult:
+    """Split canonical bars (with source, ingested_at, trade_date) into silver and quarantine.
+
+    ``bars.volume`` may be float (vendors send NaN); it is checked, then stored as BIGINT.
+    """
+    bars = bars if len(bars) else empty_canonical()
+    bars = bars.assign(volume=bars["volume"].astype("float64"))
+    sessions = market_calendar.sessions_frame(days)
+    con = duckdb.connect(config={"threads": threads})
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.register("bars", bars)
+        con.register("sessions", sessions)
+        classified = con.execute(_CLEAN_SQL).df()
+    finally:
+        con.close()
+    superseded = len(bars) - len(classified)
+    good = classified[classified["reason"].isna()].drop(columns=["reason"])
+    good = good.assign(volume=good["volume"].astype("int64"))
+    good = good.sort_values(["trade_date", "ticker", "ts"], kind="stable").reset_index(drop=True)
+    bad = classified[classified["reason"].notna()].sort_values(["trade_date", "ticker", "ts"])
+    return SilverResult(
+        bars=good[SILVER_COLUMNS],
+        quarantine=bad[[*SILVER_COLUMNS, "reason"]].reset_index(drop=True),
+        superseded=superseded,
+    )
