@@ -6,6 +6,9 @@ Dagster asks for the definitions, so importing this module is cheap and side-eff
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import dagster as dg
 
 from finks_assets.assets.bronze import bronze_bars_1m
@@ -17,12 +20,15 @@ from finks_assets.resources.factory import build_resources
 from finks_assets.settings import FinksSettings
 
 
-def build_definitions(settings: FinksSettings) -> dg.Definitions:
+def build_definitions(
+    settings: FinksSettings, resource_overrides: Mapping[str, Any] | None = None
+) -> dg.Definitions:
+    """All Finks definitions for ``settings``; tests swap single resources via overrides."""
     return dg.Definitions(
         assets=[bronze_bars_1m, silver_bars_1m, gold_dbt_assets()],
         jobs=[daily_bars_job],
         schedules=[after_close_schedule],
-        resources=build_resources(settings),
+        resources={**build_resources(settings), **(resource_overrides or {})},
     )
 
 

@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from finks_assets.settings import DEFAULT_UNIVERSE_FILE, FinksSettings, SettingsError
-from finks_assets.tickers import InvalidTickerError, parse_universe, validate_ticker, validate_tickers
+from finks_assets.tickers import (
+    InvalidTickerError,
+    parse_universe,
+    validate_ticker,
+    validate_tickers,
+)
 
 
 @pytest.mark.parametrize("symbol", ["AAPL", "BRK.B", "BF-B", "^GSPC", "EURUSD=X", "ES=F", "A"])

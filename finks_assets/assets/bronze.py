@@ -6,7 +6,6 @@ overwritten, so any silver bug can be fixed and replayed without calling the ven
 The audit records, per ticker and partition, what came back and why something is missing.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

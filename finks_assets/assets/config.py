@@ -1,6 +1,5 @@
 """Run configuration shared by the ingestion assets."""
 
-from __future__ import annotations
 
 import dagster as dg
 from pydantic import Field

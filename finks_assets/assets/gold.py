@@ -6,7 +6,6 @@ is cached so the manifest is read once per process, as in dagster-open-platform.
 Each run hands dbt its partition window as vars, so a year of backfill is one ``dbt build``.
 """
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping

@@ -6,7 +6,6 @@ of replacing it, and re-running gives the same rows. The blocking checks re-veri
 before any gold model may read it.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -55,18 +54,17 @@ def read_bronze_bars(store: LakeStore, source: BarSource, days: list[dt.date]) -
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            SILVER_BARS, group_name="silver", deps=[dg.AssetKey(["bronze", "bars_1m"])],
-            kinds={"duckdb", "parquet"},
+    outs={
+        "bars": dg.AssetOut(
+            key=SILVER_BARS, group_name="silver", kinds={"duckdb", "parquet"},
             description="Typed 1-minute bars: UTC bar start, deduplicated on (ticker, ts), in session.",
         ),
-        dg.AssetSpec(
-            SILVER_QUARANTINE, group_name="silver", deps=[dg.AssetKey(["bronze", "bars_1m"])],
-            kinds={"duckdb", "parquet"},
+        "quarantine": dg.AssetOut(
+            key=SILVER_QUARANTINE, group_name="silver", kinds={"duckdb", "parquet"},
             description="Bars rejected from silver, each with the reason it was rejected.",
         ),
-    ],
+    },
+    deps=[dg.AssetKey(["bronze", "bars_1m"])],
     check_specs=[
         dg.AssetCheckSpec(name, asset=SILVER_BARS, description=text, blocking=True)
         for name, text in BLOCKING_CHECKS.items()
@@ -95,7 +93,7 @@ def silver_bars_1m(
     )
     yield dg.Output(
         result.bars,
-        output_name="silver__bars_1m",
+        output_name="bars",
         metadata={
             "bronze_rows": len(bronze),
             "superseded_rows": result.superseded,
@@ -104,7 +102,7 @@ def silver_bars_1m(
     )
     yield dg.Output(
         result.quarantine,
-        output_name="silver__bars_1m_quarantine",
+        output_name="quarantine",
         metadata={"by_reason": dg.MetadataValue.json(result.quarantine_counts())},
     )
     yield from silver_check_results(result, days)

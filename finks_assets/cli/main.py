@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -31,11 +32,12 @@ def run_range(
     last_key: str,
     tickers: Sequence[str] | None = None,
     instance: dg.DagsterInstance | None = None,
+    resource_overrides: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize bronze -> gold for the partitions first_key..last_key in one run."""
     from finks_assets.definitions import build_definitions
 
-    defs = build_definitions(settings)
+    defs = build_definitions(settings, resource_overrides)
     job = defs.resolve_job_def(DAILY_BARS_JOB)
     run_config = {}
     if tickers:

@@ -6,7 +6,6 @@ re-run never duplicates rows. A partition with no rows (an exchange holiday) is 
 as an empty file: "materialized, market closed" is different from "never materialized".
 """
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -27,7 +26,7 @@ def _layer_and_dataset(asset_key: dg.AssetKey) -> tuple[str, str]:
 class LakeParquetIOManager(dg.ConfigurableIOManager):
     """Whole-partition Parquet writes under ``<layer>/<dataset>/trade_date=YYYY-MM-DD/``."""
 
-    lake: dg.ResourceDependency[LakeResource]
+    lake: LakeResource
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         layer, dataset = _layer_and_dataset(context.asset_key)

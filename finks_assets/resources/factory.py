@@ -5,6 +5,9 @@ Every environment difference lives here; assets only name the resource keys they
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from dagster_dbt import DbtCliResource
@@ -29,6 +32,15 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
         "universe": UniverseResource(tickers=list(settings.universe)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "dbt": DbtCliResource(
-            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target="duckdb"
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            target="duckdb",
+            dbt_executable=_dbt_executable(),
         ),
     }
+
+
+def _dbt_executable() -> str:
+    """dbt from PATH, else the one installed next to this interpreter (an unactivated venv)."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return shutil.which("dbt") or str(beside_python)

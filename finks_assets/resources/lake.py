@@ -1,6 +1,5 @@
 """The lake as a Dagster resource, so assets and IO managers never build paths themselves."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The configured market-data vendor, as a resource (``FINKS_SOURCE``)."""
 
-from __future__ import annotations
 
 import dagster as dg
 

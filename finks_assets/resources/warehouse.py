@@ -1,6 +1,5 @@
 """The DuckDB warehouse that holds gold (``$FINKS_DATA_DIR/warehouse.duckdb``)."""
 
-from __future__ import annotations
 
 import contextlib
 import os

@@ -1,0 +1,62 @@
+{#-
+    The trading-date window of a run: vars `start_date` and `end_date` ('YYYY-MM-DD', inclusive),
+    passed by Dagster for partitioned runs.
+
+    * Neither var set (null / empty): the full history.
+    * Only one set: open-ended on the other side.
+    * `--full-refresh`: the window is ignored and the full history is rebuilt, so a full refresh
+      can never truncate an incremental table to one window.
+
+    Values are validated before they are interpolated into SQL.
+-#}
+{% macro finks_window() %}
+    {%- if flags.FULL_REFRESH -%}
+        {{ return({'start': none, 'end': none}) }}
+    {%- endif -%}
+    {%- set start = finks_date_var('start_date') -%}
+    {%- set end = finks_date_var('end_date') -%}
+    {%- if start and end and start > end -%}
+        {{ exceptions.raise_compiler_error(
+            "var start_date=" ~ start ~ " is after end_date=" ~ end) }}
+    {%- endif -%}
+    {{ return({'start': start, 'end': end}) }}
+{% endmacro %}
+
+
+{#- A date var as 'YYYY-MM-DD', or none when it is unset. -#}
+{% macro finks_date_var(name) %}
+    {%- set raw = var(name, none) -%}
+    {%- if raw is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = (raw ~ '') | trim -%}
+    {%- if text == '' or text | lower in ('none', 'null') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set match = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-([0-9]{2})', text) -%}
+    {%- if not match
+           or (match.group(2) | int) < 1 or (match.group(2) | int) > 12
+           or (match.group(3) | int) < 1 or (match.group(3) | int) > 31 -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ "=" ~ (raw | string) ~ " is not a date in YYYY-MM-DD form") }}
+    {%- endif -%}
+    {{ return(text) }}
+{% endmacro %}
+
+
+{#-
+    A SQL predicate on `column` (a DATE) for the run's window; `true` for the full history.
+    through_latest=true drops the upper bound: [start_date, latest], used by models whose rows
+    depend on earlier days (fct_daily_features), so days after the window are recomputed too.
+-#}
+{% macro finks_window_predicate(column, through_latest=false) %}
+    {%- set window = finks_window() -%}
+    {%- set parts = [] -%}
+    {%- if window['start'] -%}
+        {%- do parts.append(column ~ " >= date '" ~ window['start'] ~ "'") -%}
+    {%- endif -%}
+    {%- if window['end'] and not through_latest -%}
+        {%- do parts.append(column ~ " <= date '" ~ window['end'] ~ "'") -%}
+    {%- endif -%}
+    {{- return(parts | join(' and ') if parts else 'true') -}}
+{% endmacro %}

@@ -1,0 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_window',
+        on_schema_change='fail',
+    )
+}}
+{#-
+    One row per (ticker, trade_date). A window run (vars start_date/end_date) deletes the
+    window's rows and inserts the recomputed window (macros/incremental/replace_window.sql);
+    without vars, or with --full-refresh, the whole history is rebuilt.
+-#}
+
+with daily as (
+
+    select * from {{ ref('int_bars_1m__daily_rollup') }}
+
+)
+
+select
+    ticker,
+    trade_date,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    vwap,
+    bar_count,
+    first_bar_ts,
+    last_bar_ts,
+    source
+from daily
+where {{ finks_window_predicate('trade_date') }}

@@ -1,0 +1,67 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_from_window_start',
+        on_schema_change='fail',
+    )
+}}
+{#-
+    Daily return / momentum / volatility features per (ticker, trade_date) from fct_daily_bars.
+
+    A "session" is a trading day on which the ticker has a daily bar, so lags count the
+    ticker's rows. The features of a day depend on up to 20 earlier sessions, so they are
+    computed over the ticker's whole history in fct_daily_bars (a few hundred rows per ticker
+    and year; no lookback arithmetic to get wrong) and then restricted to the rows to write.
+
+    Rows written: [start_date, latest] rather than [start_date, end_date], because a re-computed
+    window changes the returns and volatility of the 20 sessions after it (a backfill of an older
+    window, or a corrected silver day). The replace_from_window_start strategy deletes and
+    re-inserts exactly that range, so the table always equals a full rebuild.
+-#}
+
+with daily as (
+
+    select ticker, trade_date, close
+    from {{ ref('fct_daily_bars') }}
+
+),
+
+returns as (
+
+    select
+        ticker,
+        trade_date,
+        close,
+        close / lag(close, 1) over by_ticker - 1 as daily_return,
+        close / lag(close, 5) over by_ticker - 1 as return_5d,
+        close / lag(close, 20) over by_ticker - 1 as return_20d
+    from daily
+    window by_ticker as (partition by ticker order by trade_date)
+
+),
+
+volatility as (
+
+    select
+        *,
+        case
+            when count(daily_return) over trailing_20 = 20
+                then stddev_samp(daily_return) over trailing_20 * sqrt(252)
+        end as realized_vol_20d
+    from returns
+    window trailing_20 as (
+        partition by ticker order by trade_date rows between 19 preceding and current row
+    )
+
+)
+
+select
+    ticker,
+    trade_date,
+    close,
+    daily_return,
+    return_5d,
+    return_20d,
+    realized_vol_20d
+from volatility
+where {{ finks_window_predicate('trade_date', through_latest=true) }}

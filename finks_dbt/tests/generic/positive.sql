@@ -1,0 +1,6 @@
+{#- Fails for each row where `column_name` is <= 0 (nulls pass; pair with not_null). -#}
+{% test positive(model, column_name) %}
+    select {{ column_name }}
+    from {{ model }}
+    where {{ column_name }} <= 0
+{% endtest %}
