@@ -1,18 +1,61 @@
-# Minimal image for the Finks code location (hardened multi-stage build: see issue 7).
-FROM python:3.11-slim
+# syntax=docker/dockerfile:1
+# The Finks code-location image: one image serves the gRPC code server (the user deployment),
+# the run pods the K8sRunLauncher starts from it, and the data API (`finks-api serve`).
+#
+#   docker build -t finks:dev .
+#   docker run --rm -p 3030:3030 finks:dev          # code server on :3030
+#
+# Stage 1 installs the hash-locked dependencies (requirements.lock, `make lock`) into a venv and
+# bakes the dbt manifest (`dbt parse`), so nothing is parsed at container start.
+# Stage 2 is the slim runtime: no compilers, no pip cache, no secrets, a non-root user.
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false FINKS_DATA_DIR=/data
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
+FROM ${PYTHON_IMAGE} AS builder
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY finks_assets ./finks_assets
-COPY finks_dbt ./finks_dbt
-COPY workspace.yaml dagster.yaml ./
-RUN pip install --no-cache-dir -e . \
-    && cd finks_dbt && dbt parse --profiles-dir . \
-    && useradd --create-home --uid 10001 finks && mkdir -p /data && chown finks /data
+# Dependencies first (own layer, re-used while only source changes). --require-hashes refuses
+# anything that is not exactly what the lock file names.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+# Source (.dockerignore is an allow-list: only the package, the dbt project and metadata).
+COPY . .
+# Editable install keeps finks_assets next to finks_dbt (gold.py finds the dbt project relative to
+# the package), then the manifest is built here, once, as the design asks.
+RUN pip install --no-cache-dir --no-deps -e . \
+    && FINKS_DATA_DIR=/tmp/finks-build dbt parse --project-dir finks_dbt --profiles-dir finks_dbt \
+    && test -s finks_dbt/target/manifest.json \
+    && rm -rf finks_dbt/logs logs /tmp/finks-build
 
-USER finks
-EXPOSE 3030
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="finks" \
+      org.opencontainers.image.description="Finks Dagster code location and data API" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    DAGSTER_DISABLE_TELEMETRY=1 \
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    FINKS_DATA_DIR=/tmp/finks
+RUN groupadd --gid 10001 finks \
+    && useradd --uid 10001 --gid finks --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin finks \
+    && mkdir -p /opt/dagster/dagster_home \
+    && chown finks:finks /opt/dagster/dagster_home
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder --chown=root:root /app /app
+# dbt writes run artifacts next to the manifest: only target/ is writable by the runtime user.
+RUN chown -R finks:finks /app/finks_dbt/target
+WORKDIR /app
+USER 10001:10001
+EXPOSE 3030 8000
+# Same check the Helm chart's readiness probe runs; docker/compose users get it for free.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["dagster", "api", "grpc-health-check", "-p", "3030"]
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "3030", "-m", "finks_assets.definitions"]

@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(FINKS_DATA_DIR)/dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: help install manifest demo test dev lint clean
+.PHONY: help install manifest demo test dev lint lock clean
 
 help:
 	@echo "make demo   - install, then materialize bronze -> silver -> gold for the last 5 trading days"
@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11/3.12/3.13 on PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,infra]'
 	@touch $@
 
 install: $(BIN)/.installed
@@ -45,6 +45,12 @@ test: manifest
 
 dev: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+# The image's hash-locked dependencies (Dockerfile). Re-run after changing pyproject.toml deps.
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra athena --extra deploy --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet -o requirements.lock
 
 lint: install
 	$(BIN)/ruff check finks_assets finks_assets_tests
