@@ -35,6 +35,12 @@ class FinksSettings:
     source: SourceName
     universe: tuple[str, ...]
     synthetic_seed: int = 7
+    api_port: int = 8000
+    api_key_store: Path | None = None  # None: $FINKS_DATA_DIR/api/keys.json
+
+    @property
+    def api_key_store_path(self) -> Path:
+        return self.api_key_store or self.data_dir / "api" / "keys.json"
 
     @property
     def lake_root(self) -> Path:
@@ -66,10 +72,16 @@ class FinksSettings:
             raise SettingsError(f"FINKS_SYNTHETIC_SEED={seed_text!r} is not an integer") from exc
         universe = parse_universe(environ.get("FINKS_UNIVERSE") or str(DEFAULT_UNIVERSE_FILE))
         data_dir = Path(environ.get("FINKS_DATA_DIR") or ".finks").expanduser().absolute()
+        port_text = environ.get("FINKS_API_PORT", "8000")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise SettingsError(f"FINKS_API_PORT={port_text!r} is not a TCP port (1-65535)")
+        key_store = environ.get("FINKS_API_KEY_STORE")
         return cls(
             env=env,  # type: ignore[arg-type]
             data_dir=data_dir,
             source=source,  # type: ignore[arg-type]
             universe=tuple(universe),
             synthetic_seed=seed,
+            api_port=int(port_text),
+            api_key_store=Path(key_store).expanduser().absolute() if key_store else None,
         )

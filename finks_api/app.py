@@ -1,0 +1,262 @@
+"""The FastAPI application: versioned, authenticated, read-only routes over gold.
+
+Handlers are plain ``def`` functions, so FastAPI runs them in its thread pool and a slow query
+never stalls the event loop (DuckDB releases the GIL while it executes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import duckdb
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from finks_api import datasets, models
+from finks_api.access_log import AccessLogMiddleware
+from finks_api.auth import require_key
+from finks_api.config import DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE, ApiConfig
+from finks_api.datasets import Dataset, DatasetMissing, InvalidParameter
+from finks_api.formats import MEDIA_TYPES, Format, encode, negotiate
+from finks_api.keys import KeyStore, KeyStoreError
+from finks_api.snapshot import WarehouseSnapshots, WarehouseUnavailable
+from finks_assets.tickers import InvalidTickerError, validate_ticker, validate_tickers
+
+log = logging.getLogger(__name__)
+
+PRICES = "prices:read"
+PORTFOLIO = "portfolio:read"
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size (max {MAX_PAGE_SIZE}).")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, pattern=r"^[A-Za-z0-9_\-]+$", description="`next_cursor` of the previous page."),
+]
+Start = Annotated[dt.date | None, Query(description="First trade_date (inclusive), YYYY-MM-DD.")]
+End = Annotated[dt.date | None, Query(description="Last trade_date (inclusive), YYYY-MM-DD.")]
+FormatParam = Annotated[
+    Format | None, Query(alias="format", description="json (default), csv or parquet; else Accept.")
+]
+AcceptHeader = Annotated[str | None, Header(max_length=1024, include_in_schema=False)]
+ListParam = Annotated[
+    str | None,
+    Query(max_length=2048, description=f"Comma-separated list (at most {MAX_FILTER_VALUES})."),
+]
+
+ERRORS = {
+    401: {"model": models.Problem, "description": "Missing, invalid or revoked API key."},
+    403: {"model": models.Problem, "description": "The key lacks the endpoint's scope."},
+    422: {"description": "A parameter failed validation."},
+    503: {"model": models.Problem, "description": "The warehouse is not available yet."},
+}
+
+
+def _ok(model: type, formats: bool = True) -> dict:
+    content = {MEDIA_TYPES["csv"].split(";")[0]: {}, MEDIA_TYPES["parquet"]: {}} if formats else {}
+    return {200: {"model": model, "content": content}}
+
+
+def _split(values: str | None) -> list[str] | None:
+    if values is None:
+        return None
+    parts = [part.strip() for part in values.split(",") if part.strip()]
+    if len(parts) > MAX_FILTER_VALUES:
+        raise InvalidParameter(f"at most {MAX_FILTER_VALUES} values per filter")
+    return parts
+
+
+def parse_tickers(tickers: str | None) -> list[str] | None:
+    parts = _split(tickers)
+    if parts is None:
+        return None
+    try:
+        return validate_tickers(parts)
+    except InvalidTickerError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+def parse_ticker(ticker: str) -> str:
+    try:
+        return validate_ticker(ticker)
+    except InvalidTickerError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+def parse_portfolio_ids(portfolio_ids: str | None) -> list[str] | None:
+    parts = _split(portfolio_ids)
+    if parts is None:
+        return None
+    if not parts:
+        raise InvalidParameter("the portfolio_ids selection is empty")
+    return list(dict.fromkeys(datasets.validate_portfolio_id(p) for p in parts))
+
+
+def create_app(config: ApiConfig) -> FastAPI:
+    snapshots = WarehouseSnapshots(
+        config.warehouse_path, config.snapshot_dir, refresh_interval=config.refresh_interval
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        snapshots.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        snapshots.remove_orphans()
+        snapshots.maybe_refresh()  # take the first snapshot before the first request
+        yield
+        snapshots.close()
+
+    app = FastAPI(
+        title="Finks data API",
+        version="1.0.0",
+        description=(
+            "Read-only access to the Finks gold tables. Send an API key in `X-API-Key`. "
+            "Pages are in key order; pass `next_cursor` back as `cursor` for the next page. "
+            "JSON by default; `format=csv|parquet` or an `Accept` header for files."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.key_store = KeyStore(config.key_store_path)
+    app.state.snapshots = snapshots
+    app.add_middleware(AccessLogMiddleware)
+
+    @app.exception_handler(InvalidParameter)
+    async def _invalid(request: Request, exc: InvalidParameter) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(DatasetMissing)
+    async def _missing(request: Request, exc: DatasetMissing) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(WarehouseUnavailable)
+    async def _unavailable(request: Request, exc: WarehouseUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(KeyStoreError)
+    async def _key_store(request: Request, exc: KeyStoreError) -> JSONResponse:
+        log.error("key store error: %s", exc)
+        return JSONResponse({"detail": "API key store unavailable"}, status_code=503)
+
+    @app.exception_handler(duckdb.Error)
+    async def _duckdb(request: Request, exc: duckdb.Error) -> JSONResponse:
+        log.error("warehouse query failed: %s", exc)
+        return JSONResponse({"detail": "warehouse query failed"}, status_code=503)
+
+    def serve(
+        dataset: Dataset,
+        *,
+        entities: list[str] | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        limit: int,
+        cursor: str | None,
+        fmt: Format | None,
+        accept: str | None,
+    ) -> Response:
+        if start and end and start > end:
+            raise InvalidParameter(f"start {start} is after end {end}")
+        after = datasets.decode_cursor(dataset, cursor) if cursor else None
+        chosen = negotiate(fmt, accept)
+        with snapshots.cursor() as (_, cur):
+            page = datasets.fetch_page(
+                cur, dataset, entities=entities, start=start, end=end, limit=limit, after=after
+            )
+        return encode(
+            page.table, chosen, next_cursor=page.next_cursor,
+            json_text_columns=dataset.json_text_columns,
+        )
+
+    prices = [Depends(require_key(PRICES))]
+
+    @app.get("/v1/daily-bars", tags=["prices"], dependencies=prices,
+             responses={**_ok(models.DailyBarsPage), **ERRORS})
+    def daily_bars(
+        tickers: ListParam = None, start: Start = None, end: End = None,
+        limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
+        accept: AcceptHeader = None,
+    ) -> Response:
+        """Daily OHLCV bars (`gold.fct_daily_bars`), ordered by ticker and trade_date."""
+        return serve(datasets.DAILY_BARS, entities=parse_tickers(tickers), start=start, end=end,
+                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+
+    @app.get("/v1/daily-bars/{ticker}", tags=["prices"], dependencies=prices,
+             responses={**_ok(models.DailyBarsPage), **ERRORS})
+    def daily_bars_for_ticker(
+        ticker: Annotated[str, Path(max_length=15)], start: Start = None, end: End = None,
+        limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
+        accept: AcceptHeader = None,
+    ) -> Response:
+        """One ticker's daily bars, ordered by trade_date."""
+        return serve(datasets.DAILY_BARS, entities=[parse_ticker(ticker)], start=start, end=end,
+                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+
+    @app.get("/v1/daily-features", tags=["prices"], dependencies=prices,
+             responses={**_ok(models.DailyFeaturesPage), **ERRORS})
+    def daily_features(
+        tickers: ListParam = None, start: Start = None, end: End = None,
+        limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
+        accept: AcceptHeader = None,
+    ) -> Response:
+        """Returns and realized volatility (`gold.fct_daily_features`)."""
+        return serve(datasets.DAILY_FEATURES, entities=parse_tickers(tickers), start=start,
+                     end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
+
+    @app.get("/v1/portfolio-summary", tags=["portfolio"],
+             dependencies=[Depends(require_key(PORTFOLIO))],
+             responses={**_ok(models.PortfolioSummaryPage), **ERRORS})
+    def portfolio_summary(
+        portfolio_ids: ListParam = None, start: Start = None, end: End = None,
+        limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
+        accept: AcceptHeader = None,
+    ) -> Response:
+        """Daily value, P&L, return and weights per portfolio (`gold.daily_portfolio_summary`).
+
+        Needs the `portfolio:read` scope. In JSON, `weights` is an object; in CSV/Parquet it is
+        the JSON text stored in gold.
+        """
+        return serve(datasets.PORTFOLIO_SUMMARY, entities=parse_portfolio_ids(portfolio_ids),
+                     start=start, end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
+
+    @app.get("/v1/tickers", tags=["reference"], dependencies=prices,
+             responses={**_ok(models.TickersPage), **ERRORS,
+                        404: {"model": models.Problem, "description": "No dim_tickers yet."}})
+    def tickers(
+        tickers: ListParam = None, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None,
+        format: FormatParam = None, accept: AcceptHeader = None,
+    ) -> Response:
+        """Ticker reference data (`gold.dim_tickers`); 404 until that model exists."""
+        return serve(datasets.TICKERS, entities=parse_tickers(tickers), start=None, end=None,
+                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+
+    @app.get("/v1/freshness", tags=["meta"], dependencies=[Depends(require_key())],
+             response_model=models.Freshness, responses=ERRORS)
+    def freshness() -> dict[str, object]:
+        """Latest trade_date and row count per gold table, and the age of the served snapshot."""
+        with snapshots.cursor() as (snapshot, cur):
+            tables = datasets.freshness(cur)
+        return {
+            "snapshot_taken_at": dt.datetime.fromtimestamp(snapshot.taken_at, dt.UTC),
+            "warehouse_modified_at": dt.datetime.fromtimestamp(
+                snapshot.source_stamp[0] / 1e9, dt.UTC
+            ),
+            "tables": tables,
+        }
+
+    @app.get("/healthz", tags=["probes"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Does not touch the warehouse."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["probes"], responses={503: {"model": models.Problem}})
+    def readyz() -> JSONResponse:
+        """Readiness: a warehouse snapshot is open and answers a query."""
+        try:
+            with snapshots.cursor() as (_, cur):
+                cur.execute("select 1").fetchone()
+        except (WarehouseUnavailable, duckdb.Error) as exc:
+            return JSONResponse({"status": "not ready", "detail": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,93 @@
+"""``finks-api``: serve the data API and manage its keys.
+
+    finks-api serve [--host 127.0.0.1] [--port $FINKS_API_PORT]
+    finks-api keys create --scope prices:read [--scope portfolio:read] [--name NAME]
+    finks-api keys list
+    finks-api keys revoke KEY_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from finks_api.config import ApiConfig
+from finks_api.keys import SCOPES, KeyStore, KeyStoreError
+from finks_assets.settings import FinksSettings, SettingsError
+
+
+def _serve(args: argparse.Namespace, config: ApiConfig) -> int:
+    import uvicorn
+
+    from finks_api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(config)
+    # uvicorn's own access log would repeat each request (with its query string); ours has the key id.
+    uvicorn.run(app, host=args.host, port=args.port or config.port, access_log=False,
+                log_level="info", workers=1)
+    return 0
+
+
+def _create(args: argparse.Namespace, store: KeyStore) -> int:
+    created = store.create(args.scope, name=args.name)
+    print(f"key_id: {created.record.key_id}", file=sys.stderr)
+    print(f"scopes: {' '.join(created.record.scopes)}", file=sys.stderr)
+    print("The key is shown once; store it now:", file=sys.stderr)
+    print(created.key)
+    return 0
+
+
+def _list(args: argparse.Namespace, store: KeyStore) -> int:
+    print(f"{'KEY_ID':<14}{'STATUS':<9}{'CREATED':<27}{'SCOPES':<30}NAME")
+    for record in store.records().values():
+        status = "active" if record.active else "revoked"
+        print(f"{record.key_id:<14}{status:<9}{record.created_at:<27}{' '.join(record.scopes):<30}{record.name}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace, store: KeyStore) -> int:
+    record = store.revoke(args.key_id)
+    print(f"revoked {record.key_id} at {record.revoked_at}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finks-api", description="Finks data API")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: FINKS_API_PORT (8000)")
+    serve.set_defaults(handler=_serve)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", help="create a key and print it once")
+    create.add_argument("--scope", action="append", required=True, choices=SCOPES)
+    create.add_argument("--name", default="", help="a label for `keys list`")
+    create.set_defaults(handler=_create)
+    key_commands.add_parser("list", help="list keys (ids and scopes, never keys)").set_defaults(
+        handler=_list
+    )
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = ApiConfig.from_settings(FinksSettings.from_env())
+        if args.command == "serve":
+            return _serve(args, config)
+        return args.handler(args, KeyStore(config.key_store_path))
+    except (SettingsError, KeyStoreError, ValueError) as exc:
+        print(f"finks-api: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The gold tables the API serves, and the only code that writes SQL for them.
+
+Every statement is assembled from the constant identifiers below (never from request data);
+values from the request only ever travel as bound ``?`` parameters. Pagination is keyset
+("seek") pagination on each table's primary key: the cursor carries the last key returned, so
+page N costs the same as page 1 and a page never repeats or skips a row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from finks_assets.tickers import validate_ticker
+
+PORTFOLIO_ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+GOLD_SCHEMA = "gold"
+
+
+class InvalidParameter(ValueError):
+    """A request parameter (cursor, portfolio id, ...) failed validation: a 422 for the client."""
+
+
+class DatasetMissing(LookupError):
+    """The table is not in this warehouse (yet), e.g. ``dim_tickers`` before its model lands."""
+
+
+def validate_portfolio_id(value: object) -> str:
+    if not isinstance(value, str) or not PORTFOLIO_ID_PATTERN.fullmatch(value):
+        raise InvalidParameter(
+            f"invalid portfolio id {value!r}: expected 1-64 characters matching "
+            f"{PORTFOLIO_ID_PATTERN.pattern}"
+        )
+    return value
+
+
+def _validate_date(value: object) -> dt.date:
+    if not isinstance(value, str):
+        raise InvalidParameter(f"invalid date {value!r} in cursor")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid date {value!r} in cursor") from exc
+
+
+def _ticker(value: object) -> str:
+    try:
+        return validate_ticker(value)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+KEY_VALIDATORS: dict[str, Callable[[object], object]] = {
+    "ticker": _ticker,
+    "portfolio_id": validate_portfolio_id,
+    "trade_date": _validate_date,
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One gold table exposed by the API."""
+
+    table: str
+    key: tuple[str, ...]  # order and cursor; key[0] is the entity filtered by ?tickers/?portfolio_ids
+    columns: tuple[str, ...] | None  # None: every column the table has (dim_tickers)
+    date_column: str | None = "trade_date"
+    json_text_columns: tuple[str, ...] = ()  # JSON text, returned as objects in JSON responses
+
+    @property
+    def entity_column(self) -> str:
+        return self.key[0]
+
+
+DAILY_BARS = Dataset(
+    table="fct_daily_bars",
+    key=("ticker", "trade_date"),
+    columns=(
+        "ticker", "trade_date", "open", "high", "low", "close", "volume", "vwap", "bar_count",
+        "first_bar_ts", "last_bar_ts", "source",
+    ),
+)
+DAILY_FEATURES = Dataset(
+    table="fct_daily_features",
+    key=("ticker", "trade_date"),
+    columns=(
+        "ticker", "trade_date", "close", "daily_return", "return_5d", "return_20d",
+        "realized_vol_20d",
+    ),
+)
+PORTFOLIO_SUMMARY = Dataset(
+    table="daily_portfolio_summary",
+    key=("portfolio_id", "trade_date"),
+    columns=(
+        "portfolio_id", "trade_date", "market_value", "daily_pnl", "daily_return",
+        "holdings_count", "weights",
+    ),
+    json_text_columns=("weights",),
+)
+TICKERS = Dataset(table="dim_tickers", key=("ticker",), columns=None, date_column=None)
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    text = json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(dataset: Dataset, cursor: str) -> list[object]:
+    """The key values in a cursor, each re-validated as if the client had sent it directly."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise InvalidParameter("invalid cursor: pass back next_cursor unchanged") from exc
+    if not isinstance(values, list) or len(values) != len(dataset.key):
+        raise InvalidParameter("invalid cursor: pass back next_cursor unchanged")
+    return [KEY_VALIDATORS[column](value) for column, value in zip(dataset.key, values, strict=True)]
+
+
+@dataclass(frozen=True)
+class Page:
+    table: pa.Table
+    next_cursor: str | None
+
+
+def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = cur.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [GOLD_SCHEMA, table],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _quoted(identifier: str) -> str:
+    """Double-quote a column/table name that came from the catalog, after checking its shape."""
+    if not _IDENTIFIER.fullmatch(identifier):
+        raise DatasetMissing(f"unexpected column name {identifier!r} in the warehouse")
+    return f'"{identifier}"'
+
+
+def fetch_page(
+    cur: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    *,
+    entities: Sequence[str] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    limit: int,
+    after: Sequence[object] | None,
+) -> Page:
+    """One page of ``dataset`` in key order, filtered by entity and date range."""
+    columns = list(dataset.columns or table_columns(cur, dataset.table))
+    if not columns:
+        raise DatasetMissing(f"gold.{dataset.table} is not in this warehouse yet")
+    if not set(dataset.key) <= set(columns):
+        raise DatasetMissing(f"gold.{dataset.table} has no {', '.join(dataset.key)} key")
+    where: list[str] = []
+    params: list[object] = []
+    if entities:
+        where.append(f"{_quoted(dataset.entity_column)} in ({', '.join('?' * len(entities))})")
+        params.extend(entities)
+    if dataset.date_column and start is not None:
+        where.append(f"{_quoted(dataset.date_column)} >= ?")
+        params.append(start)
+    if dataset.date_column and end is not None:
+        where.append(f"{_quoted(dataset.date_column)} <= ?")
+        params.append(end)
+    if after is not None:
+        where.append(_seek_predicate(dataset.key))
+        for i in range(len(dataset.key)):
+            params.extend(after[: i + 1])
+    sql = (
+        f"select {', '.join(map(_quoted, columns))} "  # noqa: S608 - identifiers are constants/catalog names checked by _quoted
+        f"from {GOLD_SCHEMA}.{_quoted(dataset.table)} "
+        f"{'where ' + ' and '.join(where) if where else ''} "
+        f"order by {', '.join(map(_quoted, dataset.key))} limit ?"
+    )
+    params.append(limit + 1)
+    try:
+        table = cur.execute(sql, params).fetch_arrow_table()
+    except duckdb.CatalogException as exc:
+        raise DatasetMissing(f"gold.{dataset.table} is not in this warehouse yet") from exc
+    next_cursor = None
+    if table.num_rows > limit:
+        table = table.slice(0, limit)
+        last = table.slice(limit - 1, 1).select(list(dataset.key)).to_pylist()[0]
+        next_cursor = encode_cursor([last[k] for k in dataset.key])
+    return Page(table=table, next_cursor=next_cursor)
+
+
+def _seek_predicate(key: Sequence[str]) -> str:
+    """(k1 > ?) or (k1 = ? and k2 > ?) or ...: rows strictly after the cursor in key order."""
+    terms = []
+    for i, column in enumerate(key):
+        equal = [f"{_quoted(k)} = ?" for k in key[:i]]
+        terms.append("(" + " and ".join([*equal, f"{_quoted(column)} > ?"]) + ")")
+    return "(" + " or ".join(terms) + ")"
+
+
+def freshness(cur: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Latest trade_date and row count of every gold table (views included, e.g. dim_tickers)."""
+    tables = cur.execute(
+        "select t.table_name, bool_or(c.column_name = 'trade_date') "
+        "from information_schema.tables t join information_schema.columns c "
+        "on c.table_schema = t.table_schema and c.table_name = t.table_name "
+        "where t.table_schema = ? group by t.table_name order by t.table_name",
+        [GOLD_SCHEMA],
+    ).fetchall()
+    out: list[dict[str, object]] = []
+    for name, has_date in tables:
+        if not _IDENTIFIER.fullmatch(name):
+            continue
+        latest_expr = 'max("trade_date")' if has_date else "null"
+        latest, rows = cur.execute(
+            f"select {latest_expr}, count(*) from {GOLD_SCHEMA}.{_quoted(name)}"  # noqa: S608 - catalog name checked by _quoted
+        ).fetchone()
+        out.append({"table": name, "latest_trade_date": latest, "rows": rows})
+    return out

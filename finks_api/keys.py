@@ -1,0 +1,175 @@
+"""API keys: created once, stored only as hashes, checked in constant time.
+
+A key looks like ``fk_<key_id>_<secret>``. The key id is public (it appears in access logs and
+``keys list``) and selects the record; the secret is 256 random bits, so a plain SHA-256 of
+the whole key is enough (a slow password hash only helps low-entropy secrets). The store is a
+small JSON file (mode 0600) rewritten atomically (temp file + ``os.replace``) under an
+exclusive ``flock``, so concurrent ``finks-api keys`` commands cannot lose each other's writes
+and the server never reads a half-written file. The server re-reads the file when its mtime
+changes, so a revoke takes effect on the next request without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCOPES: tuple[str, ...] = ("prices:read", "portfolio:read")
+KEY_PREFIX = "fk"
+KEY_ID_PATTERN = re.compile(r"^[a-f0-9]{12}$")
+KEY_PATTERN = re.compile(r"^fk_(?P<key_id>[a-f0-9]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+_DUMMY_HASH = hashlib.sha256(b"finks-api-no-such-key").hexdigest()
+
+
+class KeyStoreError(ValueError):
+    """A key-store operation got an unknown key id, an unknown scope or a corrupt file."""
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    key_sha256: str
+    scopes: tuple[str, ...]
+    created_at: str
+    name: str = ""
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    record: ApiKeyRecord
+    key: str = field(repr=False)  # shown to the user once, never stored
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(scopes))
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown or not chosen:
+        raise KeyStoreError(f"scopes must be one or more of {', '.join(SCOPES)}; got {unknown or 'none'}")
+    return chosen
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+class KeyStore:
+    """The JSON key file at ``path``; see the module docstring for the format and guarantees."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._cache: dict[str, ApiKeyRecord] = {}
+        self._cache_stamp: tuple[int, int, int] | None = None
+        self._cache_lock = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self) -> dict[str, ApiKeyRecord]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as exc:
+            raise KeyStoreError(f"key store {self.path} is unreadable: {exc}") from exc
+        records = {}
+        for item in raw.get("keys", []):
+            record = ApiKeyRecord(**{**item, "scopes": tuple(item["scopes"])})
+            records[record.key_id] = record
+        return records
+
+    def records(self) -> dict[str, ApiKeyRecord]:
+        """All records, re-read only when the file changed (one ``stat`` per call)."""
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._cache_lock:
+            if stamp != self._cache_stamp or stamp is None:
+                self._cache = self._read() if stamp else {}
+                self._cache_stamp = stamp
+            return self._cache
+
+    def authenticate(self, presented: str | None) -> ApiKeyRecord | None:
+        """The active record for a presented key, or None (missing, malformed, unknown, revoked).
+
+        The hash comparison always runs (against a dummy when the id is unknown) and uses
+        ``hmac.compare_digest``, so timing does not tell which part was wrong.
+        """
+        if not presented:
+            return None
+        match = KEY_PATTERN.fullmatch(presented)
+        record = self.records().get(match["key_id"]) if match else None
+        expected = record.key_sha256 if record else _DUMMY_HASH
+        ok = hmac.compare_digest(hash_key(presented), expected)
+        if not (ok and record and record.active):
+            return None
+        return record
+
+    # -- writing ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, ApiKeyRecord]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            records = self._read()
+            yield records
+            self._write(records)
+
+    def _write(self, records: dict[str, ApiKeyRecord]) -> None:
+        payload = {"version": 1, "keys": [asdict(r) for r in records.values()]}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(payload, handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def create(self, scopes: Iterable[str], name: str = "") -> CreatedKey:
+        chosen = validate_scopes(scopes)
+        with self._locked() as records:
+            key_id = secrets.token_hex(6)
+            while key_id in records:
+                key_id = secrets.token_hex(6)
+            key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+            record = ApiKeyRecord(
+                key_id=key_id, key_sha256=hash_key(key), scopes=chosen, created_at=_now(), name=name
+            )
+            records[key_id] = record
+        return CreatedKey(record=record, key=key)
+
+    def revoke(self, key_id: str) -> ApiKeyRecord:
+        with self._locked() as records:
+            record = records.get(key_id) if KEY_ID_PATTERN.fullmatch(key_id) else None
+            if record is None:
+                raise KeyStoreError(f"no API key with id {key_id!r}")
+            if record.active:
+                record = ApiKeyRecord(**{**asdict(record), "revoked_at": _now()})
+                records[key_id] = record
+        return record

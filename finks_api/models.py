@@ -1,0 +1,79 @@
+"""Response schemas for the OpenAPI document (the handlers stream rows without re-validating)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+
+class DailyBar(BaseModel):
+    ticker: str
+    trade_date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    vwap: float | None
+    bar_count: int
+    first_bar_ts: dt.datetime
+    last_bar_ts: dt.datetime
+    source: str
+
+
+class DailyFeature(BaseModel):
+    ticker: str
+    trade_date: dt.date
+    close: float
+    daily_return: float | None
+    return_5d: float | None
+    return_20d: float | None
+    realized_vol_20d: float | None
+
+
+class PortfolioDay(BaseModel):
+    portfolio_id: str
+    trade_date: dt.date
+    market_value: float
+    daily_pnl: float | None
+    daily_return: float | None
+    holdings_count: int
+    weights: dict[str, float]
+
+
+class _Page(BaseModel):
+    count: int
+    next_cursor: str | None
+
+
+class DailyBarsPage(_Page):
+    data: list[DailyBar]
+
+
+class DailyFeaturesPage(_Page):
+    data: list[DailyFeature]
+
+
+class PortfolioSummaryPage(_Page):
+    data: list[PortfolioDay]
+
+
+class TickersPage(_Page):
+    data: list[dict[str, object]]
+
+
+class TableFreshness(BaseModel):
+    table: str
+    latest_trade_date: dt.date | None
+    rows: int
+
+
+class Freshness(BaseModel):
+    snapshot_taken_at: dt.datetime
+    warehouse_modified_at: dt.datetime
+    tables: list[TableFreshness]
+
+
+class Problem(BaseModel):
+    detail: str

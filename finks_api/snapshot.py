@@ -1,0 +1,220 @@
+"""Serve gold from a private, read-only snapshot of the warehouse file.
+
+Why a snapshot: DuckDB allows one writer per database file, and a process that has the file
+open -- even ``read_only`` -- holds a lock that makes a writer's ``connect`` fail at once. An
+API that kept a connection to ``warehouse.duckdb`` would therefore break the next Dagster/dbt
+run, and one that opened it per request would fail while dbt writes. So the API never opens the
+warehouse with DuckDB at all:
+
+* It copies the file (and its ``.wal``, if any) into ``<data_dir>/api/snapshots/`` and opens the
+  copy read-only. Copying takes no lock, so a writer can always open the warehouse.
+* A copy is only taken when no other process holds a DuckDB lock on the warehouse (checked with
+  ``fcntl(F_GETLK)``, which asks without locking) and is kept only if the file's
+  (mtime, size, inode) did not change and no lock appeared while copying. Otherwise the API
+  keeps serving the previous snapshot and tries again later: readers see the last complete
+  state, never a half-written one.
+* Freshness is checked with one ``stat`` at most every ``refresh_interval`` seconds; a new
+  snapshot is swapped in atomically and the old one is closed and deleted once no request
+  uses it any more.
+
+Limitation: ``F_GETLK`` cannot see locks held by *this* process (POSIX record locks are per
+process), so the API must not share a process with a writer of the warehouse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+_FLOCK_FORMAT = "hhqqi"  # struct flock on Linux/x86_64 and aarch64: type, whence, start, len, pid
+
+
+class WarehouseUnavailable(RuntimeError):
+    """There is no usable snapshot: the warehouse does not exist yet or was never copyable."""
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def held_by_another_process(path: Path) -> bool:
+    """Whether some other process holds a DuckDB (fcntl) lock on ``path``; takes no lock."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        probe = struct.pack(_FLOCK_FORMAT, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, probe)
+        return struct.unpack(_FLOCK_FORMAT, answer)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """One immutable copy of the warehouse with a read-only connection; ref-counted."""
+
+    path: Path
+    source_stamp: tuple[int, int, int]
+    taken_at: float
+    connection: duckdb.DuckDBPyConnection
+    users: int = 0
+    retired: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self) -> None:
+        with self._lock:
+            self.users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.users -= 1
+            done = self.retired and self.users == 0
+        if done:
+            self.close()
+
+    def retire(self) -> None:
+        with self._lock:
+            self.retired = True
+            done = self.users == 0
+        if done:
+            self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.connection.close()
+        for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+class WarehouseSnapshots:
+    """Hands out cursors on the newest complete snapshot of ``warehouse_path``."""
+
+    def __init__(
+        self, warehouse_path: Path, snapshot_dir: Path, refresh_interval: float = 1.0
+    ) -> None:
+        self.warehouse_path = Path(warehouse_path)
+        self.snapshot_dir = Path(snapshot_dir)
+        self.refresh_interval = refresh_interval
+        self._current: Snapshot | None = None
+        self._checked_at = float("-inf")
+        self._swap_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+
+    def remove_orphans(self) -> None:
+        """Delete snapshots left by API processes that died (their pid is in the name)."""
+        for path in self.snapshot_dir.glob("warehouse-*-*-*.duckdb*"):
+            pid = int(path.name.split("-")[2])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                path.unlink(missing_ok=True)
+            except PermissionError:
+                pass
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._current
+
+    def maybe_refresh(self) -> None:
+        """Take a new snapshot if the warehouse changed; never blocks on another refresher."""
+        now = time.monotonic()
+        if self._current is not None and now - self._checked_at < self.refresh_interval:
+            return
+        if not self._refresh_lock.acquire(blocking=self._current is None):
+            return  # another thread is refreshing; keep serving the current snapshot
+        try:
+            self._checked_at = time.monotonic()
+            self._refresh()
+        finally:
+            self._refresh_lock.release()
+
+    def _refresh(self) -> None:
+        try:
+            stamp = _stamp(self.warehouse_path)
+        except FileNotFoundError:
+            return
+        current = self._current
+        if current is not None and current.source_stamp == stamp:
+            return
+        snapshot = self._copy(stamp)
+        if snapshot is None:
+            return
+        with self._swap_lock:
+            previous, self._current = self._current, snapshot
+        if previous is not None:
+            previous.retire()
+        log.info("serving warehouse snapshot %s", snapshot.path.name)
+
+    def _copy(self, stamp: tuple[int, int, int]) -> Snapshot | None:
+        source = self.warehouse_path
+        wal = source.with_name(source.name + ".wal")
+        if held_by_another_process(source):
+            log.info("warehouse is open in another process (dbt/Dagster?); keeping the old snapshot")
+            return None
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        target = self.snapshot_dir / f"warehouse-{stamp[0]}-{os.getpid()}-{threading.get_ident()}.duckdb"
+        target_wal = target.with_name(target.name + ".wal")
+        shutil.copyfile(source, target)
+        if wal.exists():
+            shutil.copyfile(wal, target_wal)
+        try:
+            unchanged = _stamp(source) == stamp and not held_by_another_process(source)
+        except FileNotFoundError:
+            unchanged = False
+        if not unchanged:
+            log.info("warehouse changed while copying; keeping the old snapshot")
+            self._discard(target, target_wal)
+            return None
+        try:
+            connection = duckdb.connect(str(target), read_only=True)
+        except duckdb.Error as exc:
+            log.warning("warehouse snapshot is not readable (%s); keeping the old one", exc)
+            self._discard(target, target_wal)
+            return None
+        return Snapshot(path=target, source_stamp=stamp, taken_at=time.time(), connection=connection)
+
+    @staticmethod
+    def _discard(*paths: Path) -> None:
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[tuple[Snapshot, duckdb.DuckDBPyConnection]]:
+        """A per-request cursor (DuckDB connections are not shared across threads)."""
+        self.maybe_refresh()
+        with self._swap_lock:
+            snapshot = self._current
+            if snapshot is None:
+                raise WarehouseUnavailable(
+                    f"no readable warehouse at {self.warehouse_path} yet (run `make demo`)"
+                )
+            snapshot.acquire()
+        try:
+            cur = snapshot.connection.cursor()
+            try:
+                yield snapshot, cur
+            finally:
+                cur.close()
+        finally:
+            snapshot.release()
+
+    def close(self) -> None:
+        with self._swap_lock:
+            current, self._current = self._current, None
+        if current is not None:
+            current.retire()
