@@ -10,6 +10,8 @@ The audit records, per ticker and partition, what came back and why something is
 import datetime as dt
 
 import dagster as dg
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -35,45 +37,91 @@ class UniverseResource(dg.ConfigurableResource):
     tickers: list[str]
 
 
-def _bars_by_day(source: BarSource, ticker: str, raw: pd.DataFrame) -> dict[dt.date, pd.DataFrame]:
-    """Split one ticker's raw frame by the New York date of each bar."""
-    if raw.empty:
-        return {}
-    tagged = raw.assign(_ticker=ticker)
-    canonical = source.to_canonical(tagged)
-    days = market_calendar.exchange_date(canonical["ts"])
-    return {day: tagged[(days == day).to_numpy()] for day in sorted(set(days.dropna()))}
+def _tag_and_split(
+    fetch: BarFetch, source: BarSource
+) -> tuple[dict[dt.date, pd.DataFrame], pd.DataFrame]:
+    """All tickers' raw rows (tagged ``_ticker``) grouped by the New York date of each bar.
+
+    One concat, one ``to_canonical`` and one stable sort for the whole fetch: the per-ticker,
+    per-day boolean masks this replaces cost O(days x rows) per ticker. Rows keep their
+    received order within a day (tickers in request order), rows without a timestamp belong to
+    no day and are not kept, as before. Also returns per-(ticker, day) statistics for the audit.
+    """
+    tagged = [
+        fetch.frames[t].assign(_ticker=t)
+        for t in fetch.outcomes if t in fetch.frames and not fetch.frames[t].empty
+    ]
+    if not tagged:
+        return {}, pd.DataFrame(columns=["ticker", "day", "rows", "distinct_ts", "first_ts", "last_ts"])
+    raw = pd.concat(tagged, ignore_index=True) if len(tagged) > 1 else tagged[0]
+    ts = source.to_canonical(raw)["ts"]
+    local = ts.dt.tz_convert(market_calendar.EXCHANGE_TZ).dt.tz_localize(None)
+    day_codes = local.to_numpy().astype("datetime64[D]")
+    keep = ~np.isnat(day_codes)
+    order = np.flatnonzero(keep)[np.argsort(day_codes[keep], kind="stable")]
+    ordered = raw.take(order)
+    sorted_codes = day_codes[order]
+    uniques, starts = np.unique(sorted_codes, return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    by_day = {
+        code.astype(object): ordered.iloc[bounds[i]:bounds[i + 1]]
+        for i, code in enumerate(uniques)
+    }
+    stats = _ticker_day_stats(raw["_ticker"].to_numpy()[order], ts.to_numpy()[order], sorted_codes)
+    for column in ("first_ts", "last_ts"):
+        stats[column] = pd.to_datetime(stats[column], utc=True).dt.as_unit(ts.dtype.unit)
+    return by_day, stats
+
+
+def _ticker_day_stats(tickers: np.ndarray, ts: np.ndarray, days: np.ndarray) -> pd.DataFrame:
+    """Rows, distinct timestamps and first/last bar (naive UTC) per (ticker, day), one pass."""
+    frame = pd.DataFrame({"ticker": tickers, "ts": ts, "day": days})
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.register("bars", frame)
+        stats = con.execute(
+            "select ticker, day, count(*) as rows, count(distinct ts) as distinct_ts,"
+            " min(ts) as first_ts, max(ts) as last_ts from bars group by all"
+        ).df()
+    finally:
+        con.close()
+    stats["day"] = pd.to_datetime(stats["day"]).dt.date
+    return stats
 
 
 def audit_rows(
     fetch: BarFetch, source: BarSource, days: list[dt.date], run_id: str
 ) -> tuple[list[dict], dict[dt.date, list[pd.DataFrame]]]:
     """Per-(ticker, day) audit records and the raw rows grouped by trading day."""
+    split, stats = _tag_and_split(fetch, source)
     by_day: dict[dt.date, list[pd.DataFrame]] = {day: [] for day in days}
+    for day, frame in sorted(split.items()):
+        by_day.setdefault(day, []).append(frame)
+    received = {
+        (row.ticker, row.day): row
+        for row in stats.itertuples(index=False)
+    }
+    open_days = {day: market_calendar.is_session(day) for day in days}
     records: list[dict] = []
     for ticker, outcome in fetch.outcomes.items():
-        split = _bars_by_day(source, ticker, fetch.frames.get(ticker, pd.DataFrame()))
-        for day, frame in split.items():
-            by_day.setdefault(day, []).append(frame)
         for day in days:
-            frame = split.get(day)
+            got = received.get((ticker, day))
             base = {
                 "run_id": run_id, "source": fetch.source, "dataset": BARS_DATASET,
                 "trade_date": day, "ticker": ticker, "fetched_at": fetch.fetched_at,
                 "rows_received": 0, "duplicate_rows": 0, "first_ts": None, "last_ts": None,
             }
-            if not market_calendar.is_session(day):
+            if not open_days[day]:
                 records.append({**base, "status": "market_closed", "error": None})
             elif outcome.status == "error":
                 records.append({**base, "status": "error", "error": outcome.error})
-            elif frame is None or frame.empty:
+            elif got is None:
                 records.append({**base, "status": "empty", "error": outcome.error})
             else:
-                ts = source.to_canonical(frame)["ts"]
                 records.append({
-                    **base, "status": "ok", "error": None, "rows_received": len(frame),
-                    "duplicate_rows": int(ts.duplicated().sum()),
-                    "first_ts": ts.min(), "last_ts": ts.max(),
+                    **base, "status": "ok", "error": None, "rows_received": int(got.rows),
+                    "duplicate_rows": int(got.rows - got.distinct_ts),
+                    "first_ts": got.first_ts, "last_ts": got.last_ts,
                 })
     return records, by_day
 

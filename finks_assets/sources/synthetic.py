@@ -34,6 +34,19 @@ def _rng(*parts: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest, "little"))
 
 
+@lru_cache(maxsize=64)
+def _anchor_days(until: dt.date) -> tuple[dt.date, ...]:
+    """Session dates from the epoch to ``until``, shared by every ticker's anchor walk.
+
+    Session labels come straight from the calendar: building full Session objects (open and
+    close lookups) for ~2,800 days per ticker was the top cost of a backfill.
+    """
+    labels = market_calendar.calendar().sessions_in_range(
+        pd.Timestamp(_ANCHOR_EPOCH), pd.Timestamp(until)
+    )
+    return tuple(label.date() for label in labels)
+
+
 @lru_cache(maxsize=4096)
 def _daily_anchors(seed: int, ticker: str, until: dt.date) -> dict[dt.date, float]:
     """Opening price per session: a daily random walk from a per-ticker starting level.
@@ -41,7 +54,7 @@ def _daily_anchors(seed: int, ticker: str, until: dt.date) -> dict[dt.date, floa
     Walking from a fixed epoch keeps any single day reproducible without generating the days
     before it bar by bar.
     """
-    days = [s.date for s in market_calendar.sessions_between(_ANCHOR_EPOCH, until)]
+    days = _anchor_days(until)
     rng = _rng(seed, ticker, "anchors")
     start_price = float(rng.uniform(20.0, 600.0))
     returns = rng.normal(0.0003, _DAILY_VOL, size=len(days))
@@ -62,15 +75,18 @@ class SyntheticSource:
         fetch = BarFetch(source=self.name, fetched_at=pd.Timestamp.now(tz="UTC"))
         sessions = [s for s in (market_calendar.session(day) for day in days) if s is not None]
         for ticker in tickers:
-            frames = [self._session_bars(ticker, s) for s in sessions]
-            raw = pd.concat(frames, ignore_index=True) if frames else _empty_raw()
+            columns = [self._session_bars(ticker, s) for s in sessions]
+            raw = _frame(columns) if columns else _empty_raw()
             fetch.frames[ticker] = raw
             fetch.outcomes[ticker] = TickerOutcome(
                 ticker=ticker, status="ok" if len(raw) else "empty", rows=len(raw)
             )
         return fetch
 
-    def _session_bars(self, ticker: str, session: market_calendar.Session) -> pd.DataFrame:
+    def _session_bars(
+        self, ticker: str, session: market_calendar.Session
+    ) -> dict[str, np.ndarray]:
+        """One session's bars as column arrays (one DataFrame per ticker is built from them)."""
         anchors = _daily_anchors(self.seed, ticker, _year_end(session.date))
         open_price = anchors[session.date]
         n = session.minutes
@@ -88,17 +104,23 @@ class SyntheticSource:
         x = np.linspace(-1.0, 1.0, n)
         volume_curve = 1.0 + 2.0 * x**2  # heavy at the open and the close
         volumes = np.round(volume_curve * rng.lognormal(7.5, 0.5, size=n)).astype("int64")
-        ts = pd.date_range(session.open_utc, periods=n, freq="1min")
-        return pd.DataFrame(
-            {"ts": ts, "open": opens, "high": highs, "low": lows, "close": closes,
-             "volume": volumes}
-        )
+        start = session.open_utc.as_unit("ns").asm8
+        ts = start + np.arange(n, dtype="int64").astype("timedelta64[m]")
+        return {"ts": ts, "open": opens, "high": highs, "low": lows, "close": closes,
+                "volume": volumes}
 
     def to_canonical(self, raw: pd.DataFrame) -> pd.DataFrame:
         out = raw[["ts", "open", "high", "low", "close", "volume"]].copy()
         out.insert(0, "ticker", raw["_ticker"].astype(str))
         out["ts"] = pd.to_datetime(out["ts"], utc=True)
         return out
+
+
+def _frame(sessions: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Concatenate per-session column arrays once per ticker (cheaper than per-day frames)."""
+    columns = {name: np.concatenate([s[name] for s in sessions]) for name in sessions[0]}
+    columns["ts"] = pd.DatetimeIndex(columns["ts"].astype("datetime64[ns]")).tz_localize("UTC")
+    return pd.DataFrame(columns)
 
 
 def _year_end(day: dt.date) -> dt.date:
