@@ -53,9 +53,12 @@ def hardening_problems(text: str) -> list[str]:
     if not any(kw == "RUN" and "dbt parse" in arg for kw, arg in builder):
         problems.append("the builder stage does not bake the dbt manifest (`dbt parse`)")
     if not any(
-        kw == "RUN" and "--require-hashes" in arg and "requirements.lock" in arg for kw, arg in builder
+        kw == "RUN" and "--require-hashes" in arg and "requirements.lock" in arg
+        for kw, arg in builder
     ):
-        problems.append("dependencies are not installed from requirements.lock with --require-hashes")
+        problems.append(
+            "dependencies are not installed from requirements.lock with --require-hashes"
+        )
     if not any(kw == "CMD" and "dagster" in arg and "code-server" in arg for kw, arg in final):
         problems.append("default command is not the Dagster code server")
     for kw, arg in instructions:
