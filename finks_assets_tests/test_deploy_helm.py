@@ -175,16 +175,29 @@ def test_code_location_values(env: str) -> None:
 
 
 SECRET_LOOKING = re.compile(r"(password|secret|token|api[_-]?key)", re.IGNORECASE)
+# Names that look secret but hold a location: the file itself is mounted from a Secret.
+NOT_SECRETS = {"FINKS_API_KEY_STORE"}
 
 
 def secret_like_values(node: object, path: str = "") -> list[str]:
     """Leaves whose key looks like a credential and that carry a literal value."""
     found = []
     if isinstance(node, dict):
-        if set(node) >= {"name", "value"} and SECRET_LOOKING.search(str(node["name"])):
+        name = str(node.get("name", ""))
+        if (
+            set(node) >= {"name", "value"}
+            and SECRET_LOOKING.search(name)
+            and name not in NOT_SECRETS
+        ):
             found.append(f"{path}.{node['name']}")
         for key, value in node.items():
-            if SECRET_LOOKING.search(str(key)) and isinstance(value, str) and value != "":
+            is_reference = str(key).endswith(("Name", "Ref"))  # secretName: a name, not a value
+            if (
+                SECRET_LOOKING.search(str(key))
+                and not is_reference
+                and isinstance(value, str)
+                and value != ""
+            ):
                 found.append(f"{path}.{key}")
             found.extend(secret_like_values(value, f"{path}.{key}"))
     elif isinstance(node, list):
