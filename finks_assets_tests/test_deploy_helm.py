@@ -155,7 +155,10 @@ def test_system_chart_configures_the_production_instance(env: str) -> None:
     assert logs["config"]["s3ComputeLogManager"]["bucket"] == f"finks-{env}-dagster-logs"
     role = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/finks-{env}-dagster", role)
-    assert values["dagster-user-deployments"] == {"enabled": True, "enableSubchart": False}
+    assert values["dagster-user-deployments"]["enableSubchart"] is False
+    assert values["dagsterWebserver"]["workspace"]["servers"] == [
+        {"host": "finks", "port": 3030, "name": "finks"}
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
