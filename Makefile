@@ -8,12 +8,14 @@ export DAGSTER_HOME ?= $(FINKS_DATA_DIR)/dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: help install manifest demo test dev lint lock clean
+.PHONY: help install manifest demo test dev api bench-api lint lock clean
 
 help:
 	@echo "make demo   - install, then materialize bronze -> silver -> gold for the last 5 trading days"
 	@echo "make test   - the full offline test suite"
 	@echo "make dev    - dagster dev on http://127.0.0.1:3000 (lineage graph, partitions, backfills)"
+	@echo "make api    - the data API on http://127.0.0.1:$${FINKS_API_PORT:-8000} (docs at /docs) over the demo warehouse"
+	@echo "make bench-api - load benchmark of the data API -> docs/benchmarks-api.md"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(FINKS_DATA_DIR) and dbt build output"
 
@@ -46,6 +48,14 @@ test: manifest
 dev: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
+# The data API (finks_api) over $(FINKS_DATA_DIR)/warehouse.duckdb; port from FINKS_API_PORT (8000).
+# Create a key first: $(BIN)/python -m finks_api.cli keys create --scope prices:read
+api: install
+	$(BIN)/python -m finks_api.cli serve --host 127.0.0.1
+
+bench-api: manifest
+	$(BIN)/python -m bench.api_load --duration 5
+
 # The image's hash-locked dependencies (Dockerfile). Re-run after changing pyproject.toml deps.
 lock: install
 	$(BIN)/python -m pip install --quiet uv
@@ -53,7 +63,7 @@ lock: install
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet -o requirements.lock
 
 lint: install
-	$(BIN)/ruff check finks_assets finks_assets_tests
+	$(BIN)/ruff check finks_assets finks_assets_tests finks_api
 
 clean:
 	rm -rf $(FINKS_DATA_DIR) finks_dbt/target finks_dbt/logs
