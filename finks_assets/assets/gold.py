@@ -64,7 +64,7 @@ def dbt_window_vars(context: dg.AssetExecutionContext, lake: LakeResource) -> di
     return {
         "start_date": days[0].isoformat(),
         "end_date": days[-1].isoformat(),
-        "lake_root": lake.root,
+        "lake_root": lake.lake_root_uri(),
     }
 
 
@@ -88,7 +88,7 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
     ):
         dbt_vars = dbt_window_vars(context, lake)
         context.log.info(f"dbt build for {dbt_vars['start_date']}..{dbt_vars['end_date']}")
-        with warehouse.dbt_environment():
+        with warehouse.dbt_environment(), lake.dbt_environment():
             yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
     return finks_dbt

@@ -1,5 +1,9 @@
 """A small filesystem layer over pyarrow.fs so local disk and S3 share one code path.
 
+Callers always name files by their lake-relative path (``silver/bars_1m/trade_date=.../x``).
+Locally that path sits under one root directory; on S3 its first segment (the zone) picks the
+zone's bucket and the whole relative path is the object key, so the layout is identical.
+
 Readers must never see a half-written file. Locally a file is written under a temporary
 name and renamed into place (rename is atomic on POSIX). On S3 a single object PUT (or a
 completed multipart upload) is atomic by itself, so the same code writes straight to the key.
@@ -8,7 +12,8 @@ completed multipart upload) is atomic by itself, so the same code writes straigh
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -19,21 +24,40 @@ PARQUET_ROW_GROUP_SIZE = 256_000
 
 @dataclass(frozen=True)
 class LakeStore:
-    """Files under ``root`` on ``filesystem`` (a local directory or an S3 bucket/prefix)."""
+    """Files under ``root`` on ``filesystem``; on S3, ``zone_roots`` maps each zone to a bucket."""
 
     filesystem: pafs.FileSystem
     root: str
+    zone_roots: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def local(cls, root: str) -> LakeStore:
         return cls(pafs.LocalFileSystem(), root.rstrip("/"))
+
+    @classmethod
+    def s3(cls, filesystem: pafs.FileSystem, zone_buckets: Mapping[str, str]) -> LakeStore:
+        """Zone ``z`` lives in bucket ``zone_buckets[z]`` under the key prefix ``z/``."""
+        return cls(filesystem, root="", zone_roots=dict(zone_buckets))
 
     @property
     def is_local(self) -> bool:
         return isinstance(self.filesystem, pafs.LocalFileSystem)
 
     def path(self, relative: str) -> str:
-        return f"{self.root}/{relative.strip('/')}"
+        relative = relative.strip("/")
+        if not self.zone_roots:
+            return f"{self.root}/{relative}"
+        zone = relative.split("/", 1)[0]
+        if zone not in self.zone_roots:
+            raise ValueError(
+                f"lake path {relative!r} is in no known zone ({sorted(self.zone_roots)}); "
+                "map new zones to a bucket in finks_assets.storage_settings.ZONE_BUCKET"
+            )
+        return f"{self.zone_roots[zone]}/{relative}"
+
+    def zone_uri(self, zone: str) -> str:
+        """The root that ``<zone>/...`` paths hang off, as DuckDB/dbt address it (``lake_root``)."""
+        return self.uri(zone).rsplit("/", 1)[0]
 
     def uri(self, relative: str) -> str:
         """An address DuckDB or dbt can read (a local path, or s3://...)."""
@@ -43,11 +67,11 @@ class LakeStore:
         """Write ``table`` to ``relative`` atomically; return the full path."""
         final = self.path(relative)
         parent = final.rsplit("/", 1)[0]
-        self.filesystem.create_dir(parent, recursive=True)
-        if not self.is_local:
+        if not self.is_local:  # S3 has no directories: creating one would only add marker keys
             pq.write_table(table, final, filesystem=self.filesystem,
                            row_group_size=PARQUET_ROW_GROUP_SIZE, compression="zstd")
             return final
+        self.filesystem.create_dir(parent, recursive=True)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
         try:
             pq.write_table(table, tmp, filesystem=self.filesystem,

@@ -2,12 +2,13 @@
 
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+
+from finks_assets.resources.environ import temporary_environ
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -27,12 +28,7 @@ class WarehouseResource(dg.ConfigurableResource):
         dagster-dbt passes the current environment to dbt and offers no per-call override, so
         the path is set for the duration of the call and restored afterwards.
         """
-        previous = os.environ.get("FINKS_WAREHOUSE_PATH")
-        os.environ["FINKS_WAREHOUSE_PATH"] = self.path
-        try:
+        # In s3 mode nothing else writes under FINKS_DATA_DIR, so the directory may not exist yet.
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with temporary_environ({"FINKS_WAREHOUSE_PATH": self.path}):
             yield
-        finally:
-            if previous is None:
-                os.environ.pop("FINKS_WAREHOUSE_PATH", None)
-            else:
-                os.environ["FINKS_WAREHOUSE_PATH"] = previous
