@@ -14,8 +14,12 @@ import dagster as dg
 from finks_assets.assets.bronze import bronze_bars_1m
 from finks_assets.assets.gold import gold_dbt_assets
 from finks_assets.assets.silver import silver_bars_1m
+from finks_assets.automation.alerts import check_failure_alert, run_failure_alert
+from finks_assets.automation.freshness import freshness_checks, freshness_sensor
+from finks_assets.automation.gate_release import gold_release_job, gate_release_sensor
 from finks_assets.automation.jobs import daily_bars_job
 from finks_assets.automation.schedules import after_close_schedule
+from finks_assets.logging import configure_logging
 from finks_assets.resources.factory import build_resources
 from finks_assets.settings import FinksSettings
 
@@ -24,10 +28,13 @@ def build_definitions(
     settings: FinksSettings, resource_overrides: Mapping[str, Any] | None = None
 ) -> dg.Definitions:
     """All Finks definitions for ``settings``; tests swap single resources via overrides."""
+    configure_logging(settings.ops.log_format)
     return dg.Definitions(
         assets=[bronze_bars_1m, silver_bars_1m, gold_dbt_assets()],
-        jobs=[daily_bars_job],
+        asset_checks=[*freshness_checks],
+        jobs=[daily_bars_job, gold_release_job],
         schedules=[after_close_schedule],
+        sensors=[run_failure_alert, check_failure_alert, gate_release_sensor, freshness_sensor],
         resources={**build_resources(settings), **(resource_overrides or {})},
     )
 

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from finks_assets.quality.ops_settings import (
+    SLACK_TOKEN_VAR,
+    WEBHOOK_URL_VAR,
+    OpsSettings,
+    parse_quality_overrides,
+)
 from finks_assets.tickers import parse_universe
 
 FinksEnv = Literal["local", "s3", "aws"]
@@ -37,6 +43,7 @@ class FinksSettings:
     synthetic_seed: int = 7
     api_port: int = 8000
     api_key_store: Path | None = None  # None: $FINKS_DATA_DIR/api/keys.json
+    ops: OpsSettings = OpsSettings()  # logs, alerts, quality thresholds; see _ops
 
     @property
     def api_key_store_path(self) -> Path:
@@ -84,4 +91,23 @@ class FinksSettings:
             synthetic_seed=seed,
             api_port=int(port_text),
             api_key_store=Path(key_store).expanduser().absolute() if key_store else None,
+            ops=_ops(environ),
         )
+
+
+def _ops(environ: Mapping[str, str]) -> OpsSettings:
+    """Log format, alert targets (configured or not, never their secret) and thresholds."""
+    log_format = (environ.get("FINKS_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError(f"FINKS_LOG_FORMAT={log_format!r} is not one of text, json")
+    try:
+        overrides = parse_quality_overrides(environ)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    return OpsSettings(
+        log_format=log_format,  # type: ignore[arg-type]
+        quality_overrides=overrides,
+        webhook_configured=bool((environ.get(WEBHOOK_URL_VAR) or "").strip()),
+        slack_configured=bool((environ.get(SLACK_TOKEN_VAR) or "").strip()),
+        slack_channel=(environ.get("FINKS_SLACK_CHANNEL") or "#finks-alerts").strip(),
+    )

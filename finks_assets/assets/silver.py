@@ -13,44 +13,41 @@ import dagster as dg
 import pandas as pd
 
 from finks_assets.assets.bronze import BARS_DATASET
-from finks_assets.checks.bar_checks import (
-    check_in_session,
-    check_ohlc_invariants,
-    check_unique_ticker_ts,
-    session_completeness,
-)
 from finks_assets.lake.layout import bronze_partition_dir
+from finks_assets.lake.landing import landing_partition_dir
 from finks_assets.lake.store import LakeStore
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
+from finks_assets.quality.silver_gate import (
+    SILVER_CHECK_SPECS,
+    silver_check_results,
+    silver_quality_metadata,
+)
+from finks_assets.quality.thresholds import QualityResource
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.sources.base import BarSource
-from finks_assets.transforms.silver_bars import SilverResult, clean_bars, empty_canonical
+from finks_assets.transforms.silver_bars import canonical_from_bronze, clean_bars
 
 SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
 SILVER_QUARANTINE = dg.AssetKey(["silver", "bars_1m_quarantine"])
 
-BLOCKING_CHECKS = {
-    "ohlc_invariants": "high >= max(open, close), low <= min(open, close), prices > 0, volume >= 0",
-    "unique_ticker_ts": "no duplicate (ticker, ts)",
-    "bars_in_session": "every bar starts inside its XNYS session, half days included",
-}
-
-
 def read_bronze_bars(store: LakeStore, source: BarSource, days: list[dt.date]) -> pd.DataFrame:
-    """All bronze payloads of ``source`` for ``days``, mapped to canonical columns."""
-    frames = []
+    """All bronze payloads of ``source`` for ``days``, mapped to canonical columns.
+
+    Files are read as Arrow and mapped in one pass for the whole window (see
+    ``canonical_from_bronze``), not converted to pandas one by one.
+    """
+    tables, file_days = [], []
     for day in days:
-        for path in store.list_parquet(bronze_partition_dir(source.name, BARS_DATASET, day)):
-            raw = store.read_parquet(path).to_pandas()
-            if raw.empty:
-                continue
-            bars = source.to_canonical(raw)
-            bars["source"] = source.name
-            bars["ingested_at"] = pd.to_datetime(raw["_fetched_at"], utc=True).to_numpy()
-            bars["trade_date"] = day
-            frames.append(bars)
-    return pd.concat(frames, ignore_index=True) if frames else empty_canonical()
+        # Finks' own fetches, then payloads a vendor or person dropped under landing/ (S3 sensor).
+        dirs = (bronze_partition_dir(source.name, BARS_DATASET, day),
+                landing_partition_dir(source.name, BARS_DATASET, day))
+        for path in [found for d in dirs for found in store.list_parquet(d)]:
+            table = store.read_parquet(path)
+            if table.num_rows:
+                tables.append(table)
+                file_days.append(day)
+    return canonical_from_bronze(source, tables, file_days)
 
 
 @dg.multi_asset(
@@ -65,22 +62,16 @@ def read_bronze_bars(store: LakeStore, source: BarSource, days: list[dt.date]) -
         ),
     },
     deps=[dg.AssetKey(["bronze", "bars_1m"])],
-    check_specs=[
-        dg.AssetCheckSpec(name, asset=SILVER_BARS, description=text, blocking=True)
-        for name, text in BLOCKING_CHECKS.items()
-    ]
-    + [
-        dg.AssetCheckSpec(
-            "session_completeness", asset=SILVER_BARS,
-            description="Each ticker has a bar for every minute of each session (WARN).",
-        )
-    ],
+    check_specs=SILVER_CHECK_SPECS,
     partitions_def=trading_days,
     backfill_policy=SINGLE_RUN,
     can_subset=False,
 )
 def silver_bars_1m(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    market_data: MarketDataResource,
+    lake: LakeResource,
+    quality: QualityResource,
 ):
     days = partition_dates(context)
     source = market_data.bar_source()
@@ -91,6 +82,7 @@ def silver_bars_1m(
         f"{len(result.quarantine)} quarantined {result.quarantine_counts()}, "
         f"{result.superseded} superseded by a newer fetch"
     )
+    gate = silver_quality_metadata(result, days, lake.store(), quality.bars_1m)
     yield dg.Output(
         result.bars,
         output_name="bars",
@@ -98,6 +90,7 @@ def silver_bars_1m(
             "bronze_rows": len(bronze),
             "superseded_rows": result.superseded,
             "tickers": int(result.bars["ticker"].nunique()),
+            **gate.asset_metadata,
         },
     )
     yield dg.Output(
@@ -105,29 +98,4 @@ def silver_bars_1m(
         output_name="quarantine",
         metadata={"by_reason": dg.MetadataValue.json(result.quarantine_counts())},
     )
-    yield from silver_check_results(result, days)
-
-
-def silver_check_results(result: SilverResult, days: list[dt.date]):
-    outcomes = {
-        "ohlc_invariants": check_ohlc_invariants(result.bars),
-        "unique_ticker_ts": check_unique_ticker_ts(result.bars),
-        "bars_in_session": check_in_session(result.bars, days),
-    }
-    for name, outcome in outcomes.items():
-        yield dg.AssetCheckResult(
-            asset_key=SILVER_BARS, check_name=name, passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR, metadata=outcome.metadata,
-        )
-    coverage = session_completeness(result.bars, days)
-    short = coverage[coverage["coverage"] < 1.0]
-    yield dg.AssetCheckResult(
-        asset_key=SILVER_BARS, check_name="session_completeness", passed=short.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "ticker_sessions": len(coverage),
-            "incomplete_ticker_sessions": len(short),
-            "worst": dg.MetadataValue.md(short.head(20).to_markdown(index=False))
-            if not short.empty else "every ticker complete",
-        },
-    )
+    yield from silver_check_results(gate, days)

@@ -10,11 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from finks_assets.assets.bronze import UniverseResource
 from finks_assets.assets.gold import DBT_PROJECT_DIR
+from finks_assets.automation.alerts import AlertResource
 from finks_assets.lake.io_manager import LakeParquetIOManager
+from finks_assets.quality.ops_settings import SLACK_TOKEN_VAR, WEBHOOK_URL_VAR
+from finks_assets.quality.thresholds import build_quality_resource
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.resources.warehouse import WarehouseResource
@@ -37,7 +41,19 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
             target="duckdb",
             dbt_executable=_dbt_executable(),
         ),
+        "quality": build_quality_resource(settings.ops.quality_overrides),
+        "alerts": _alerts(settings),
     }
+
+
+def _alerts(settings: FinksSettings) -> AlertResource:
+    """Alert targets as EnvVar references: the secret values never enter resource config."""
+    ops = settings.ops
+    return AlertResource(
+        webhook_url=dg.EnvVar(WEBHOOK_URL_VAR) if ops.webhook_configured else None,
+        slack_token=dg.EnvVar(SLACK_TOKEN_VAR) if ops.slack_configured else None,
+        slack_channel=ops.slack_channel,
+    )
 
 
 def _dbt_executable() -> str:

@@ -18,9 +18,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finks_assets import market_calendar
+from finks_assets.sources.base import BarSource
 
 SILVER_COLUMNS = [
     "ticker", "ts", "open", "high", "low", "close", "volume", "source", "ingested_at", "trade_date",
@@ -62,6 +65,18 @@ classified as (
 )
 select * from classified
 """
+# Sorting and splitting happen in DuckDB (parallel, columnar) rather than in pandas.
+_SPLIT_SQL = {
+    "good": """
+        select ticker, ts, open, high, low, close, cast(trunc(volume) as bigint) as volume,
+               source, ingested_at, trade_date
+        from classified where reason is null order by trade_date, ticker, ts
+    """,
+    "bad": """
+        select ticker, ts, open, high, low, close, volume, source, ingested_at, trade_date, reason
+        from classified where reason is not null order by trade_date, ticker, ts
+    """,
+}
 
 
 @dataclass
@@ -94,23 +109,49 @@ def clean_bars(bars: pd.DataFrame, days: list[dt.date], threads: int = 2) -> Sil
     ``bars.volume`` may be float (vendors send NaN); it is checked, then stored as BIGINT.
     """
     bars = bars if len(bars) else empty_canonical()
-    bars = bars.assign(volume=bars["volume"].astype("float64"))
+    if bars["volume"].dtype != "float64":
+        bars = bars.assign(volume=bars["volume"].astype("float64"))
     sessions = market_calendar.sessions_frame(days)
-    con = duckdb.connect(config={"threads": threads})
+    con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": False})
     try:
         con.execute("set TimeZone = 'UTC'")
         con.register("bars", bars)
         con.register("sessions", sessions)
-        classified = con.execute(_CLEAN_SQL).df()
+        con.execute(f"create temp table classified as {_CLEAN_SQL}")
+        kept = con.execute("select count(*) from classified").fetchone()[0]
+        good = con.execute(_SPLIT_SQL["good"]).df()
+        bad = con.execute(_SPLIT_SQL["bad"]).df()
     finally:
         con.close()
-    superseded = len(bars) - len(classified)
-    good = classified[classified["reason"].isna()].drop(columns=["reason"])
-    good = good.assign(volume=good["volume"].astype("int64"))
-    good = good.sort_values(["trade_date", "ticker", "ts"], kind="stable").reset_index(drop=True)
-    bad = classified[classified["reason"].notna()].sort_values(["trade_date", "ticker", "ts"])
-    return SilverResult(
-        bars=good[SILVER_COLUMNS],
-        quarantine=bad[[*SILVER_COLUMNS, "reason"]].reset_index(drop=True),
-        superseded=superseded,
-    )
+    if kept:
+        # DuckDB types an all-empty VARCHAR result as object; keep the dtypes a single
+        # classified frame had (str), whichever side of the split is empty.
+        good, bad = (f if len(f) else f.astype({"ticker": "str", "source": "str"})
+                     for f in (good, bad))
+    return SilverResult(bars=good, quarantine=bad, superseded=len(bars) - kept)
+
+
+def canonical_from_bronze(
+    source: BarSource, tables: list[pa.Table], days: list[dt.date]
+) -> pd.DataFrame:
+    """Bronze payloads (``tables[i]`` holds trading day ``days[i]``) as canonical bars.
+
+    Runs of payloads with one schema (normally all of them) are concatenated as Arrow and
+    mapped by ``source.to_canonical`` once; converting and mapping file by file cost more than
+    the silver SQL itself. Adds ``source``, ``ingested_at`` (the fetch time) and ``trade_date``.
+    """
+    frames, start = [], 0
+    for end in range(1, len(tables) + 1):
+        if end == len(tables) or not tables[end].schema.equals(tables[start].schema):
+            raw = pa.concat_tables(tables[start:end]).to_pandas()
+            bars = source.to_canonical(raw)
+            bars["source"] = source.name
+            bars["ingested_at"] = pd.to_datetime(raw["_fetched_at"], utc=True).array
+            bars["trade_date"] = np.repeat(
+                np.array(days[start:end], dtype=object), [t.num_rows for t in tables[start:end]]
+            )
+            frames.append(bars)
+            start = end
+    if not frames:
+        return empty_canonical()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -1,0 +1,105 @@
+"""Blocking integrity checks: values a bar can never have, and keys that must be unique.
+
+These re-verify the silver transform's *output* with separate SQL, so a bug in the transform
+(or a file written by anything else) cannot reach gold. They share the quarantine's rule
+names so a user sees the same word in the check, the report and the quarantine table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from finks_assets import market_calendar
+from finks_assets.checks.base import CheckOutcome, outcome, query
+
+BAR_COLUMNS = ["ticker", "ts", "trade_date", "open", "high", "low", "close", "volume"]
+
+_VALUE_VIOLATIONS_SQL = """
+select * from (
+select ticker, ts, trade_date, open, high, low, close, volume,
+       case
+         when open is null or high is null or low is null or close is null or volume is null
+              or not isfinite(open) or not isfinite(high) or not isfinite(low)
+              or not isfinite(close) then 'null_field'
+         when least(open, high, low, close) <= 0 then 'non_positive_price'
+         when volume < 0 then 'negative_volume'
+         when high < greatest(open, close) or low > least(open, close) then 'ohlc_invariant'
+       end as rule
+from bars
+) where rule is not null
+"""
+
+
+def _value_violations(bars: pd.DataFrame) -> pd.DataFrame:
+    return query(_VALUE_VIOLATIONS_SQL, bars=bars)
+
+
+def check_ohlc_invariants(bars: pd.DataFrame) -> CheckOutcome:
+    """high >= max(open, close) and low <= min(open, close); no missing or infinite field."""
+    bad = _value_violations(bars)
+    bad = bad[bad["rule"].isin(["ohlc_invariant", "null_field"])]
+    return outcome(bad, [*BAR_COLUMNS, "rule"])
+
+
+def check_positive_prices(bars: pd.DataFrame) -> CheckOutcome:
+    """Every price is > 0: a zero or negative price is a vendor or unit error, never a trade."""
+    bad = _value_violations(bars)
+    return outcome(bad[bad["rule"] == "non_positive_price"], BAR_COLUMNS)
+
+
+def check_non_negative_volume(bars: pd.DataFrame) -> CheckOutcome:
+    """Volume is >= 0 (zero is legal: a minute without trades)."""
+    bad = _value_violations(bars)
+    return outcome(bad[bad["rule"] == "negative_volume"], BAR_COLUMNS)
+
+
+def check_unique_ticker_ts(bars: pd.DataFrame) -> CheckOutcome:
+    """No two bars share (ticker, ts): the upsert key of every bar dataset."""
+    offenders = query(
+        """
+        select ticker, ts, any_value(trade_date) as trade_date, count(*) as copies
+        from bars group by ticker, ts having count(*) > 1 order by ticker, ts
+        """,
+        bars=bars,
+    )
+    return outcome(offenders, ["ticker", "ts", "copies"],
+                   failing_rows=int((offenders["copies"] - 1).sum()))
+
+
+def check_monotonic_ts(bars: pd.DataFrame) -> CheckOutcome:
+    """Within a ticker, stored rows go forward in time (readers rely on the file order).
+
+    Equal timestamps are the unique check's business; this one flags a bar stored *after* a
+    later bar of the same ticker.
+    """
+    ordered = bars.assign(_row=np.arange(len(bars), dtype="int64"))
+    offenders = query(
+        """
+        select ticker, ts, trade_date, previous_ts from (
+            select ticker, ts, trade_date, _row,
+                   max(ts) over (partition by ticker order by _row
+                                 rows between unbounded preceding and 1 preceding) as previous_ts
+            from bars
+        ) where ts < previous_ts order by _row
+        """,
+        bars=ordered,
+    )
+    return outcome(offenders, ["ticker", "ts", "previous_ts"])
+
+
+def check_in_session(bars: pd.DataFrame, days: list[dt.date]) -> CheckOutcome:
+    """Every bar starts inside its XNYS session [open, close), half days included."""
+    offenders = query(
+        """
+        select b.ticker, b.ts, b.trade_date, s.open_utc, s.close_utc
+        from bars b left join sessions s on cast(b.trade_date as date) = s.trade_date
+        where s.trade_date is null or b.ts < s.open_utc or b.ts >= s.close_utc
+        order by b.ticker, b.ts
+        """,
+        bars=bars,
+        sessions=market_calendar.sessions_frame(days),
+    )
+    return outcome(offenders, ["ticker", "ts", "trade_date"])

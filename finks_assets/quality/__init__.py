@@ -1,0 +1,1 @@
+"""Quality gates around the checks: thresholds, per-partition gate decisions, reports."""
