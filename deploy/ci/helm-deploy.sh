@@ -34,7 +34,7 @@ aws eks update-kubeconfig --name "$EKS_CLUSTER" --alias "finks-$FINKS_ENV_NAME"
 helm repo add dagster https://dagster-io.github.io/helm --force-update
 helm repo update dagster
 
-# System components first: they own the instance ConfigMap the code location and runs mount.
+# System components first: they own the instance ConfigMap (`dagster-instance`) that run pods load.
 helm upgrade --install dagster dagster/dagster \
   --version "$chart_version" --namespace "$namespace" --create-namespace \
   -f deploy/helm/dagster/values.yaml \
