@@ -161,12 +161,10 @@ def create_app(config: ApiConfig) -> FastAPI:
         chosen = negotiate(fmt, accept)
         with snapshots.cursor() as (_, cur):
             page = datasets.fetch_page(
-                cur, dataset, entities=entities, start=start, end=end, limit=limit, after=after
+                cur, dataset, entities=entities, start=start, end=end, limit=limit, after=after,
+                as_arrow=chosen != "json",
             )
-        return encode(
-            page.table, chosen, next_cursor=page.next_cursor,
-            json_text_columns=dataset.json_text_columns,
-        )
+        return encode(page, chosen, json_text_columns=dataset.json_text_columns)
 
     prices = [Depends(require_key(PRICES))]
 

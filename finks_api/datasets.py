@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -128,8 +129,16 @@ def decode_cursor(dataset: Dataset, cursor: str) -> list[object]:
 
 @dataclass(frozen=True)
 class Page:
-    table: pa.Table
+    """Rows as Python tuples (JSON) or as an Arrow table (CSV/Parquet keep DuckDB's types)."""
+
+    columns: list[str]
+    rows: list[tuple] | None
+    table: pa.Table | None
     next_cursor: str | None
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows) if self.rows is not None else self.table.num_rows  # type: ignore[union-attr]
 
 
 def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -157,8 +166,13 @@ def fetch_page(
     end: dt.date | None,
     limit: int,
     after: Sequence[object] | None,
+    as_arrow: bool = False,
 ) -> Page:
-    """One page of ``dataset`` in key order, filtered by entity and date range."""
+    """One page of ``dataset`` in key order, filtered by entity and date range.
+
+    ``fetchall`` is several times cheaper than building Arrow for a few hundred rows, so Arrow
+    is only made for the file formats.
+    """
     columns = list(dataset.columns or table_columns(cur, dataset.table))
     if not columns:
         raise DatasetMissing(f"gold.{dataset.table} is not in this warehouse yet")
@@ -187,15 +201,25 @@ def fetch_page(
     )
     params.append(limit + 1)
     try:
-        table = cur.execute(sql, params).fetch_arrow_table()
+        result = cur.execute(sql, params)
     except duckdb.CatalogException as exc:
         raise DatasetMissing(f"gold.{dataset.table} is not in this warehouse yet") from exc
-    next_cursor = None
-    if table.num_rows > limit:
+    key_positions = [columns.index(k) for k in dataset.key]
+    if as_arrow:
+        table = result.to_arrow_table()
+        more = table.num_rows > limit
         table = table.slice(0, limit)
-        last = table.slice(limit - 1, 1).select(list(dataset.key)).to_pylist()[0]
-        next_cursor = encode_cursor([last[k] for k in dataset.key])
-    return Page(table=table, next_cursor=next_cursor)
+        last = [table.column(i)[limit - 1].as_py() for i in key_positions] if more else None
+        page = Page(columns=columns, rows=None, table=table, next_cursor=None)
+    else:
+        rows = result.fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = [rows[-1][i] for i in key_positions] if more else None
+        page = Page(columns=columns, rows=rows, table=None, next_cursor=None)
+    if last is not None:
+        page = dataclasses.replace(page, next_cursor=encode_cursor(last))
+    return page
 
 
 def _seek_predicate(key: Sequence[str]) -> str:

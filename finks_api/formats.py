@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import json
 import math
 from collections.abc import Sequence
 from typing import Literal
 
-import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi.responses import Response
+
+from finks_api.datasets import Page
 
 Format = Literal["json", "csv", "parquet"]
 MEDIA_TYPES: dict[str, str] = {
@@ -40,52 +42,56 @@ def negotiate(format_param: Format | None, accept: str | None) -> Format:
     return "json"
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+def _json_default(value: object) -> object:
+    """Types the json module does not know: dates, UTC timestamps (DuckDB's are naive UTC)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def rows_as_json(table: pa.Table, json_text_columns: Sequence[str] = ()) -> list[dict[str, object]]:
-    names = table.column_names
-    parsed = [name in json_text_columns for name in names]
-    rows = []
-    for record in zip(*(column.to_pylist() for column in table.columns), strict=True):
-        rows.append({
-            name: (json.loads(value) if is_json and isinstance(value, str) else _json_value(value))
-            for name, value, is_json in zip(names, record, parsed, strict=True)
-        })
-    return rows
+def _finite(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def encode(
-    table: pa.Table,
-    fmt: Format,
-    *,
-    next_cursor: str | None,
-    json_text_columns: Sequence[str] = (),
-) -> Response:
+def json_body(page: Page, json_text_columns: Sequence[str] = ()) -> bytes:
+    """``{"data": [...], "count": n, "next_cursor": ...}``; NaN/inf become null (valid JSON)."""
+    columns = page.columns
+    rows = page.rows if page.rows is not None else list(zip(*(c.to_pylist() for c in page.table.columns), strict=True))  # type: ignore[union-attr]
+    json_positions = [i for i, name in enumerate(columns) if name in json_text_columns]
+    records = []
+    for row in rows:
+        if json_positions:
+            row = list(row)
+            for i in json_positions:
+                if isinstance(row[i], str):
+                    row[i] = json.loads(row[i])
+        records.append(dict(zip(columns, row, strict=True)))
+    body = {"data": records, "count": len(records), "next_cursor": page.next_cursor}
+    try:
+        text = json.dumps(body, separators=(",", ":"), allow_nan=False, default=_json_default)
+    except ValueError:  # a NaN or infinity somewhere: rare, so only then walk every value
+        body["data"] = [{k: _finite(v) for k, v in r.items()} for r in records]
+        text = json.dumps(body, separators=(",", ":"), allow_nan=False, default=_json_default)
+    return text.encode()
+
+
+def encode(page: Page, fmt: Format, *, json_text_columns: Sequence[str] = ()) -> Response:
     """The page as a response; the next-page cursor is in the body (JSON) and a header (all)."""
-    headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
+    headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
     if fmt == "json":
-        body = {
-            "data": rows_as_json(table, json_text_columns),
-            "count": table.num_rows,
-            "next_cursor": next_cursor,
-        }
-        content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        content = json_body(page, json_text_columns)
     elif fmt == "csv":
         sink = io.BytesIO()
-        pa_csv.write_csv(table, sink)
+        pa_csv.write_csv(page.table, sink)
         content = sink.getvalue()
     else:
         sink = io.BytesIO()
-        pq.write_table(table, sink)
+        pq.write_table(page.table, sink)
         content = sink.getvalue()
     return Response(content=content, media_type=MEDIA_TYPES[fmt], headers=headers)

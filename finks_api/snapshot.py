@@ -17,8 +17,10 @@ warehouse with DuckDB at all:
   snapshot is swapped in atomically and the old one is closed and deleted once no request
   uses it any more.
 
-Limitation: ``F_GETLK`` cannot see locks held by *this* process (POSIX record locks are per
-process), so the API must not share a process with a writer of the warehouse.
+Limitation: POSIX record locks belong to a process: ``F_GETLK`` cannot see locks held by
+*this* process, and closing any descriptor of the file (the probe, the copy) drops them. So the
+API process must not also hold DuckDB connections to the warehouse (``finks-api serve`` never
+does; tests that share a process only open it briefly).
 """
 
 from __future__ import annotations

@@ -320,7 +320,7 @@ def live(api: Api) -> Iterator[LiveServer]:
 
 
 @FUZZ_SCHEMA.parametrize()
-@hypothesis.settings(max_examples=25, deadline=None, derandomize=True,
+@hypothesis.settings(max_examples=25, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_fuzzing_finds_no_server_error(case: schemathesis.Case, live: LiveServer, api: Api) -> None:
     """Over real HTTP (uvicorn on loopback) with a key holding every scope, so the fuzzer gets
