@@ -16,9 +16,10 @@ from finks_assets.assets.gold import gold_dbt_assets
 from finks_assets.assets.silver import silver_bars_1m
 from finks_assets.automation.alerts import check_failure_alert, run_failure_alert
 from finks_assets.automation.freshness import freshness_checks, freshness_sensor
-from finks_assets.automation.gate_release import gold_release_job, gate_release_sensor
+from finks_assets.automation.gate_release import gate_release_sensor, gold_release_job
 from finks_assets.automation.jobs import daily_bars_job
 from finks_assets.automation.schedules import after_close_schedule
+from finks_assets.automation.sensors import s3_arrival_sensor
 from finks_assets.logging import configure_logging
 from finks_assets.resources.factory import build_resources
 from finks_assets.settings import FinksSettings
@@ -34,7 +35,8 @@ def build_definitions(
         asset_checks=[*freshness_checks],
         jobs=[daily_bars_job, gold_release_job],
         schedules=[after_close_schedule],
-        sensors=[run_failure_alert, check_failure_alert, gate_release_sensor, freshness_sensor],
+        sensors=[run_failure_alert, check_failure_alert, gate_release_sensor, freshness_sensor,
+                 s3_arrival_sensor],
         resources={**build_resources(settings), **(resource_overrides or {})},
     )
 

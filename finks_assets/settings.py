@@ -9,10 +9,14 @@ Nothing here runs at import time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from finks_assets.quality.ops_settings import (
     SLACK_TOKEN_VAR,
@@ -20,6 +24,7 @@ from finks_assets.quality.ops_settings import (
     OpsSettings,
     parse_quality_overrides,
 )
+from finks_assets.storage_settings import DEFAULT_BUCKETS, DEFAULT_REGION, ObjectStoreSettings
 from finks_assets.tickers import parse_universe
 
 FinksEnv = Literal["local", "s3", "aws"]
@@ -28,6 +33,7 @@ SourceName = Literal["synthetic", "yfinance"]
 DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
 VALID_ENVS: tuple[str, ...] = ("local", "s3", "aws")
 VALID_SOURCES: tuple[str, ...] = ("synthetic", "yfinance")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 class SettingsError(ValueError):
@@ -43,6 +49,7 @@ class FinksSettings:
     synthetic_seed: int = 7
     api_port: int = 8000
     api_key_store: Path | None = None  # None: $FINKS_DATA_DIR/api/keys.json
+    object_store: ObjectStoreSettings | None = None  # None in local mode; see storage_settings
     ops: OpsSettings = OpsSettings()  # logs, alerts, quality thresholds; see _ops
 
     @property
@@ -63,10 +70,6 @@ class FinksSettings:
         env = environ.get("FINKS_ENV", "local").strip().lower()
         if env not in VALID_ENVS:
             raise SettingsError(f"FINKS_ENV={env!r} is not one of {', '.join(VALID_ENVS)}")
-        if env != "local":
-            raise SettingsError(
-                f"FINKS_ENV={env!r} is not implemented yet; this build supports 'local' only"
-            )
         source = environ.get("FINKS_SOURCE", "synthetic").strip().lower()
         if source not in VALID_SOURCES:
             raise SettingsError(
@@ -91,6 +94,7 @@ class FinksSettings:
             synthetic_seed=seed,
             api_port=int(port_text),
             api_key_store=Path(key_store).expanduser().absolute() if key_store else None,
+            object_store=_object_store(env, environ),
             ops=_ops(environ),
         )
 
@@ -110,4 +114,35 @@ def _ops(environ: Mapping[str, str]) -> OpsSettings:
         webhook_configured=bool((environ.get(WEBHOOK_URL_VAR) or "").strip()),
         slack_configured=bool((environ.get(SLACK_TOKEN_VAR) or "").strip()),
         slack_channel=(environ.get("FINKS_SLACK_CHANNEL") or "#finks-alerts").strip(),
+    )
+
+
+def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings | None:
+    """S3/AWS settings from the standard AWS variables plus one bucket variable per zone."""
+    if env == "local":
+        return None
+    endpoint = (environ.get("AWS_ENDPOINT_URL") or "").strip() or None
+    if env == "s3" and endpoint is None:
+        raise SettingsError("FINKS_ENV=s3 needs AWS_ENDPOINT_URL (e.g. http://127.0.0.1:9000)")
+    if endpoint and (urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc):
+        raise SettingsError(f"AWS_ENDPOINT_URL={endpoint!r} is not an http(s)://host[:port] URL")
+    buckets = {
+        zone: (environ.get(f"FINKS_{zone.upper()}_BUCKET") or default).strip()
+        for zone, default in DEFAULT_BUCKETS.items()
+    }
+    for zone, bucket in buckets.items():
+        if not _BUCKET_NAME.fullmatch(bucket):
+            raise SettingsError(f"FINKS_{zone.upper()}_BUCKET={bucket!r} is not a valid S3 bucket name")
+    key_id, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if env == "s3" and not (key_id and secret):
+        raise SettingsError("FINKS_ENV=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    return ObjectStoreSettings(
+        env=env,  # type: ignore[arg-type]
+        endpoint_url=endpoint,
+        region=(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION).strip(),
+        bronze_bucket=buckets["bronze"],
+        silver_bucket=buckets["silver"],
+        gold_bucket=buckets["gold"],
+        access_key_id=SecretStr(key_id) if key_id else None,
+        secret_access_key=SecretStr(secret) if secret else None,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from finks_assets.settings import FinksSettings
+from finks_assets_tests.support.seaweedfs import s3_server  # noqa: F401 (module-scoped fixture)
 
 # A week with a half day (Fri 2025-11-28, 13:00 close) and a holiday (Thu 2025-11-27).
 THANKSGIVING_WEEK = [dt.date(2025, 11, d) for d in (24, 25, 26, 27, 28)]

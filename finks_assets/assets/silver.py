@@ -13,8 +13,8 @@ import dagster as dg
 import pandas as pd
 
 from finks_assets.assets.bronze import BARS_DATASET
-from finks_assets.lake.layout import bronze_partition_dir
 from finks_assets.lake.landing import landing_partition_dir
+from finks_assets.lake.layout import bronze_partition_dir
 from finks_assets.lake.store import LakeStore
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
 from finks_assets.quality.silver_gate import (

@@ -26,7 +26,7 @@ from finks_assets.settings import FinksSettings
 
 
 def build_resources(settings: FinksSettings) -> dict[str, Any]:
-    lake = LakeResource(root=str(settings.lake_root))
+    lake = _lake(settings)
     return {
         "lake": lake,
         "io_manager": LakeParquetIOManager(lake=lake),
@@ -38,7 +38,7 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
-            target="duckdb",
+            target=DBT_TARGETS[settings.env],
             dbt_executable=_dbt_executable(),
         ),
         "quality": build_quality_resource(settings.ops.quality_overrides),
@@ -53,6 +53,21 @@ def _alerts(settings: FinksSettings) -> AlertResource:
         webhook_url=dg.EnvVar(WEBHOOK_URL_VAR) if ops.webhook_configured else None,
         slack_token=dg.EnvVar(SLACK_TOKEN_VAR) if ops.slack_configured else None,
         slack_channel=ops.slack_channel,
+    )
+
+
+# local and s3 build gold in the DuckDB warehouse (s3 reads silver over httpfs); aws uses Athena.
+DBT_TARGETS = {"local": "duckdb", "s3": "duckdb_s3", "aws": "athena"}
+
+
+def _lake(settings: FinksSettings) -> LakeResource:
+    store = settings.object_store
+    if store is None:
+        return LakeResource(root=str(settings.lake_root))
+    return LakeResource(
+        root=str(settings.lake_root), env=store.env, endpoint_url=store.endpoint_url,
+        region=store.region, bronze_bucket=store.bronze_bucket,
+        silver_bucket=store.silver_bucket, gold_bucket=store.gold_bucket,
     )
 
 

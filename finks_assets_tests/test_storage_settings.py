@@ -1,0 +1,62 @@
+"""FINKS_ENV=s3/aws settings: the standard AWS variables, one bucket per zone, secrets hidden."""
+
+from __future__ import annotations
+
+import pytest
+
+from finks_assets.resources.factory import DBT_TARGETS, build_resources
+from finks_assets.settings import FinksSettings, SettingsError
+
+S3_ENV = {
+    "FINKS_ENV": "s3",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+    "AWS_ACCESS_KEY_ID": "AKIAFINKSTEST",
+    "AWS_SECRET_ACCESS_KEY": "very-secret-value-42",
+}
+
+
+def test_s3_mode_reads_the_standard_aws_variables_and_zone_buckets() -> None:
+    store = FinksSettings.from_env({**S3_ENV, "FINKS_SILVER_BUCKET": "my-silver"}).object_store
+    assert store is not None and store.env == "s3"
+    assert (store.endpoint_host, store.scheme, store.region) == ("127.0.0.1:9000", "http", "us-east-1")
+    assert store.zone_buckets == {
+        "bronze": "finks-bronze", "audit": "finks-bronze", "landing": "finks-bronze",
+        "silver": "my-silver", "reports": "finks-gold", "gold": "finks-gold",
+    }
+    assert store.create_missing_buckets
+
+
+def test_secrets_never_appear_in_repr_or_str() -> None:
+    settings = FinksSettings.from_env(S3_ENV)
+    for text in (repr(settings), str(settings), repr(settings.object_store)):
+        assert "very-secret-value-42" not in text
+        assert "AKIAFINKSTEST" not in text
+    assert settings.object_store.secret_access_key.get_secret_value() == "very-secret-value-42"
+    lake = build_resources(settings)["lake"]
+    assert "very-secret-value-42" not in repr(lake)  # resource config holds no keys at all
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FINKS_ENV": "s3"}, "AWS_ENDPOINT_URL"),
+        ({**S3_ENV, "AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY"),
+        ({**S3_ENV, "AWS_ENDPOINT_URL": "ftp://x"}, "AWS_ENDPOINT_URL"),
+        ({**S3_ENV, "FINKS_BRONZE_BUCKET": "../etc"}, "FINKS_BRONZE_BUCKET"),
+        ({"FINKS_ENV": "azure"}, "FINKS_ENV"),
+    ],
+)
+def test_unusable_storage_settings_fail_clearly(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        FinksSettings.from_env(environ)
+
+
+def test_aws_mode_needs_no_endpoint_and_picks_the_athena_target() -> None:
+    settings = FinksSettings.from_env({"FINKS_ENV": "aws", "AWS_REGION": "eu-west-1"})
+    assert settings.object_store.endpoint_url is None
+    assert not settings.object_store.create_missing_buckets
+    resources = build_resources(settings)
+    assert resources["dbt"].target == DBT_TARGETS["aws"] == "athena"
+    assert resources["lake"].env == "aws" and resources["lake"].region == "eu-west-1"
+    assert build_resources(FinksSettings.from_env({}))["dbt"].target == "duckdb"
+    assert build_resources(FinksSettings.from_env(S3_ENV))["dbt"].target == "duckdb_s3"
