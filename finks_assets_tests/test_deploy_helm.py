@@ -282,6 +282,35 @@ def test_code_location_pod_fragment_is_valid_kubernetes(env: str, tmp_path: Path
     assert result.ok, result.output
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_system_component_pod_fields_are_valid_kubernetes(env: str, tmp_path: Path) -> None:
+    """resources/securityContext the chart copies into the webserver and daemon pods."""
+    values = layered_values("dagster", env)
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": component.lower()},
+            "spec": {
+                "securityContext": values[component]["podSecurityContext"],
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "dagster/dagster-celery-k8s:1.13.27",
+                        "resources": values[component]["resources"],
+                        "securityContext": values[component]["securityContext"],
+                    }
+                ],
+            },
+        }
+        for component in ("dagsterWebserver", "dagsterDaemon")
+    ]
+    result = kubernetes_validate(
+        write_manifests(tmp_path, pods, "system"), version=KUBERNETES_VERSION
+    )
+    assert result.ok, result.output
+
+
 def run_job(env: str, tags: dict[str, object]) -> dict:
     """The run Job dagster-k8s itself builds for a Finks run, as the K8sRunLauncher would."""
     import dagster_k8s.job as k8s_job
