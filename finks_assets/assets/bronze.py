@@ -47,10 +47,8 @@ def _tag_and_split(
     received order within a day (tickers in request order), rows without a timestamp belong to
     no day and are not kept, as before. Also returns per-(ticker, day) statistics for the audit.
     """
-    tagged = [
-        fetch.frames[t].assign(_ticker=t)
-        for t in fetch.outcomes if t in fetch.frames and not fetch.frames[t].empty
-    ]
+    names = [t for t in fetch.outcomes if t in fetch.frames and not fetch.frames[t].empty]
+    tagged = [fetch.frames[t].assign(_ticker=t) for t in names]
     if not tagged:
         return {}, pd.DataFrame(columns=["ticker", "day", "rows", "distinct_ts", "first_ts", "last_ts"])
     raw = pd.concat(tagged, ignore_index=True) if len(tagged) > 1 else tagged[0]
@@ -67,20 +65,24 @@ def _tag_and_split(
         code.astype(object): ordered.iloc[bounds[i]:bounds[i + 1]]
         for i, code in enumerate(uniques)
     }
-    stats = _ticker_day_stats(raw["_ticker"].to_numpy()[order], ts.to_numpy()[order], sorted_codes)
+    # Integer ticker codes and naive-UTC datetime64: object arrays of str/Timestamp cost seconds.
+    codes = np.repeat(np.arange(len(tagged)), [len(frame) for frame in tagged])
+    utc = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    stats = _ticker_day_stats(codes[order], utc[order], sorted_codes)
+    stats["ticker"] = [names[code] for code in stats.pop("code")]
     for column in ("first_ts", "last_ts"):
         stats[column] = pd.to_datetime(stats[column], utc=True).dt.as_unit(ts.dtype.unit)
     return by_day, stats
 
 
-def _ticker_day_stats(tickers: np.ndarray, ts: np.ndarray, days: np.ndarray) -> pd.DataFrame:
-    """Rows, distinct timestamps and first/last bar (naive UTC) per (ticker, day), one pass."""
-    frame = pd.DataFrame({"ticker": tickers, "ts": ts, "day": days})
+def _ticker_day_stats(codes: np.ndarray, ts: np.ndarray, days: np.ndarray) -> pd.DataFrame:
+    """Rows, distinct timestamps and first/last bar (naive UTC) per (ticker code, day)."""
+    frame = pd.DataFrame({"code": codes, "ts": ts, "day": days})
     con = duckdb.connect(config={"threads": 2})
     try:
         con.register("bars", frame)
         stats = con.execute(
-            "select ticker, day, count(*) as rows, count(distinct ts) as distinct_ts,"
+            "select code, day, count(*) as rows, count(distinct ts) as distinct_ts,"
             " min(ts) as first_ts, max(ts) as last_ts from bars group by all"
         ).df()
     finally:
