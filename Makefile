@@ -8,13 +8,14 @@ export DAGSTER_HOME ?= $(FINKS_DATA_DIR)/dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: help install manifest demo test dev api bench-api lint lock clean
+.PHONY: help install manifest demo test dev api bench bench-profile bench-api lint lock clean
 
 help:
 	@echo "make demo   - install, then materialize bronze -> silver -> gold for the last 5 trading days"
 	@echo "make test   - the full offline test suite"
 	@echo "make dev    - dagster dev on http://127.0.0.1:3000 (lineage graph, partitions, backfills)"
 	@echo "make api    - the data API on http://127.0.0.1:$${FINKS_API_PORT:-8000} (docs at /docs) over the demo warehouse"
+	@echo "make bench  - pipeline benchmarks vs plain DuckDB -> docs/benchmarks.md (BENCH_MODE=--quick for small sizes)"
 	@echo "make bench-api - load benchmark of the data API -> docs/benchmarks-api.md"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(FINKS_DATA_DIR) and dbt build output"
@@ -52,6 +53,19 @@ dev: manifest $(DAGSTER_HOME)/dagster.yaml
 # Create a key first: $(BIN)/python -m finks_api.cli keys create --scope prices:read
 api: install
 	$(BIN)/python -m finks_api.cli serve --host 127.0.0.1
+
+# Pipeline benchmarks (bench/, issue 8): not part of `make test`. BENCH_MODE=--quick runs small
+# sizes in a few minutes; --full runs the issue's sizes (the numbers in docs/benchmarks.md).
+BENCH_MODE ?= --full
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
+bench: manifest $(BIN)/.bench-installed
+	$(BIN)/python -m bench $(BENCH_MODE)
+
+bench-profile: manifest $(BIN)/.bench-installed
+	$(BIN)/python -m bench.profile --tickers 50 --days 63 --out docs/benchmarks-profile.txt
 
 bench-api: manifest
 	$(BIN)/python -m bench.api_load --duration 5

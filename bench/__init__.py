@@ -1,0 +1,1 @@
+"""Finks benchmark harness (issue 8): `make bench`, see bench/__main__.py."""

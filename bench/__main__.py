@@ -1,0 +1,83 @@
+"""``python -m bench [--quick | --full] [--only backfill,increment,...]``
+
+Runs the scenarios of issue 8, writes docs/benchmarks.md, docs/benchmarks.png and
+docs/benchmarks.json. ``--quick`` (the default of ``make bench``) uses small sizes and takes a
+few minutes; ``--full`` uses the issue's sizes (200 tickers x 252 sessions, ...) and takes
+much longer. Each scenario has its own time budget through the worker timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import report, scenarios
+from bench.measure import REPO
+
+ORDER = ("definitions", "increment", "backfill", "reingest", "scaling")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes (default)")
+    mode.add_argument("--full", action="store_true", help="the issue's sizes")
+    parser.add_argument("--only", help=f"comma list of scenarios: {','.join(ORDER)}")
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--work-dir", help="scratch directory (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    name = "full" if args.full else "quick"
+    sizes = scenarios.FULL if args.full else scenarios.QUICK
+    only = [s.strip() for s in args.only.split(",")] if args.only else list(ORDER)
+    unknown = set(only) - set(ORDER)
+    if unknown:
+        parser.error(f"unknown scenarios: {sorted(unknown)}")
+    if not (REPO / "finks_dbt" / "target" / "manifest.json").exists():
+        print("dbt manifest missing: run `make manifest` first", file=sys.stderr)
+        return 2
+
+    out = Path(args.out)
+    meta = report.machine()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="finks-bench-", dir=args.work_dir) as tmp:
+        root = Path(tmp)
+        logs = root / "logs"
+        runners = {
+            "definitions": lambda: scenarios.definitions(root, sizes.ui_tickers, logs),
+            "increment": lambda: scenarios.increment(root, sizes.increment_tickers, logs),
+            "backfill": lambda: scenarios.backfill(root, sizes.backfill_tickers,
+                                                   sizes.backfill_days, logs),
+            "reingest": lambda: scenarios.reingest(root, sizes.reingest_tickers,
+                                                   sizes.reingest_days,
+                                                   sizes.reingest_history_days, sizes.reloads,
+                                                   logs),
+            "scaling": lambda: scenarios.scaling(root, sizes.scaling_tickers,
+                                                 sizes.scaling_days, logs),
+        }
+        for scenario in (s for s in ORDER if s in only):
+            started = time.perf_counter()
+            print(f"[bench] {scenario} ...", flush=True)
+            results[scenario] = runners[scenario]()
+            print(f"[bench] {scenario} done in {time.perf_counter() - started:.0f} s: "
+                  f"{json.dumps(results[scenario])[:400]}", flush=True)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chart_path = out.with_suffix(".png")
+    report.chart(results, chart_path)
+    out.with_suffix(".json").write_text(
+        json.dumps({"mode": name, "machine": meta, "results": results}, indent=2) + "\n")
+    out.write_text(report.render(results, meta, name, chart_path.name))
+    print(f"[bench] wrote {out}, {chart_path.name}, {out.with_suffix('.json').name}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    sys.exit(main())

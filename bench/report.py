@@ -1,0 +1,244 @@
+"""Render benchmark results as docs/benchmarks.md (ratios first) and a PNG chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata as md
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench.measure import REPO
+
+FINDINGS = Path(__file__).with_name("findings.md")
+PACKAGES = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "pyarrow",
+            "numpy")
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
+        "os": platform.platform(), "python": platform.python_version(),
+        "load_avg_at_start": [round(x, 1) for x in os.getloadavg()],
+        "versions": {p: md.version(p) for p in PACKAGES},
+        "git_commit": commit,
+    }
+
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def headline(results: dict[str, Any]) -> list[list[str]]:
+    """Rows of (scenario, measured ratio / value, target, met)."""
+    rows: list[list[str]] = []
+    if b := results.get("backfill"):
+        f = b["finks"]
+        rows += [
+            ["1. Backfill: Finks end to end / plain DuckDB (same bronze files)",
+             f"{b['ratio_end_to_end']}x", "<= 1.5x", _met(b["ratio_end_to_end"] <= 1.5)],
+            ["1. Backfill: Finks silver+gold steps / plain DuckDB",
+             f"{b['ratio_transform']}x", "<= 1.5x", _met(b["ratio_transform"] <= 1.5)],
+            ["1. Backfill throughput end to end", f"{f['rows_per_s']:,} bars/s",
+             ">= 5,000,000 bars/s", _met(f["rows_per_s"] >= 5_000_000)],
+            ["1. Backfill peak memory (process tree)", _mb(f["peak_rss_mb"]), "< 4,096 MB",
+             _met(f["peak_rss_mb"] < 4096)],
+        ]
+    if i := results.get("increment"):
+        rows += [
+            [f"2. Daily increment: {i['tickers']} tickers / 1 ticker", f"{i['ratio']}x", "-",
+             "n/a"],
+            [f"2. Daily increment for {i['tickers']} tickers", f"{i['finks']['wall_s']} s",
+             "< 30 s", _met(i["finks"]["wall_s"] < 30)],
+        ]
+    if r := results.get("reingest"):
+        rows += [
+            [f"3. Re-ingest ({r['reloads']} reloads): rows unchanged",
+             "yes" if r["rows_unchanged"] else "NO", "zero row change", _met(r["rows_unchanged"])],
+            ["3. Re-ingest: worst reload / first load", f"{r['ratio_worst_reload']}x", "<= 1.2x",
+             _met(r["ratio_worst_reload"] <= 1.2)],
+            ["3. Re-ingest: files rewritten outside the window",
+             str(max(x["files_changed_outside_window"] for x in r["loads"])), "0",
+             _met(all(x["files_changed_outside_window"] == 0 for x in r["loads"]))],
+        ]
+    if d := results.get("definitions"):
+        rows += [
+            ["4. Definitions import + load / `import dagster`",
+             f"{d['ratio_vs_import_dagster']}x", "-", "n/a"],
+            [f"4. Definitions import + load ({d['tickers']} tickers, {d['partitions']} partitions)",
+             f"{d['definitions_total_s']} s", "< 3 s", _met(d["definitions_total_s"] < 3)],
+            ["4. `dagster dev` ready (asset graph served)", f"{d['dagster_dev_ready_s']} s",
+             "< 30 s", _met(d["dagster_dev_ready_s"] < 30)],
+        ]
+    if s := results.get("scaling"):
+        last = s["points"][-1]
+        rows.append([
+            f"5. Scaling {s['points'][0]['tickers']} -> {last['tickers']} tickers: time ratio / "
+            "work ratio", f"{last['time_ratio_vs_smallest']}x / {last['work_ratio_vs_smallest']}x",
+            "time ratio <= work ratio (linear or better)",
+            _met(last["time_ratio_vs_smallest"] <= last["work_ratio_vs_smallest"] * 1.05)])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _steps(steps: dict[str, float]) -> str:
+    names = {"bronze__bars_1m": "bronze", "silver_bars_1m": "silver", "finks_dbt": "dbt"}
+    return ", ".join(f"{names.get(k, k)} {v}s" for k, v in steps.items())
+
+
+def absolute(results: dict[str, Any]) -> str:
+    parts: list[str] = []
+    head = ["run", "wall", "rows", "rows/s", "peak RSS", "detail"]
+    if b := results.get("backfill"):
+        f, d = b["finks"], b["baseline"]
+        parts.append(f"### 1. Backfill: {b['tickers']} tickers x {b['days']} sessions "
+                     f"({b['bars']:,} bars)\n\n" + _table(head, [
+                         [f["name"], f"{f['wall_s']} s", f"{f['rows']:,}", f"{f['rows_per_s']:,}",
+                          _mb(f["peak_rss_mb"]),
+                          f"imports {f['import_s']}s; steps: {_steps(f['steps_s'])}"],
+                         [d["name"], f"{d['wall_s']} s", f"{d['rows']:,}", f"{d['rows_per_s']:,}",
+                          _mb(d["peak_rss_mb"]),
+                          ", ".join(f"{k} {v}s" for k, v in d["phases_s"].items())],
+                     ]))
+    if i := results.get("increment"):
+        rows = [[x["name"], f"{x['wall_s']} s", f"{x['rows']:,}", f"{x['rows_per_s']:,}",
+                 _mb(x["peak_rss_mb"]), _steps(x["steps_s"])]
+                for x in (i["finks"], i["baseline"])]
+        parts.append(f"### 2. Daily increment ({i['day']}, fresh lake)\n\n" + _table(head, rows))
+    if r := results.get("reingest"):
+        rows = [[x["load"], f"{x['wall_s']} s", f"{x['silver_rows']:,}", f"{x['gold_rows']:,}",
+                 f"{x['bytes_written'] / 2**20:,.1f} MB",
+                 ", ".join(f"{k} {v / 2**20:,.1f}" for k, v in x["bytes_written_by_layer"].items()),
+                 x["files_changed_outside_window"], _mb(x["peak_rss_mb"]), _steps(x["steps_s"])]
+                for x in r["loads"]]
+        parts.append(
+            f"### 3. Overlapping re-ingest: last {r['days']} sessions x {r['tickers']} tickers, "
+            f"{r['reloads']} reloads, over {r['history_days']} older sessions\n\n" + _table(
+                ["load", "wall", "silver rows (all)", "gold fct_daily_bars rows",
+                 "bytes written", "by layer (MB)", "files changed outside window", "peak RSS",
+                 "steps"], rows))
+    if d := results.get("definitions"):
+        parts.append(
+            f"### 4. Definitions and UI ({d['tickers']} tickers, {d['partitions']} partitions, "
+            f"{d['assets']} assets)\n\n" + _table(["measure", "seconds"], [
+                ["`import dagster` (floor)", d["import_dagster_s"]],
+                ["import finks_assets.definitions", d["definitions_import_s"]],
+                ["build_definitions()", d["definitions_build_s"]],
+                ["import + build (in process)", d["definitions_total_s"]],
+                ["whole process incl. interpreter start", d["definitions_process_wall_s"]],
+                ["`dagster dev` start -> asset graph served over GraphQL",
+                 d["dagster_dev_ready_s"]],
+            ]))
+    if s := results.get("scaling"):
+        rows = [[p["tickers"], p["days"], f"{p['bars']:,}", f"{p['wall_s']} s",
+                 f"{p['rows_per_s']:,}", _mb(p["peak_rss_mb"]), p["time_ratio_vs_smallest"],
+                 p["work_ratio_vs_smallest"], p["per_bar_efficiency_vs_smallest"],
+                 _steps(p["steps_s"])] for p in s["points"]]
+        parts.append(f"### 5. Scaling curve ({s['days']} sessions each)\n\n" + _table(
+            ["tickers", "sessions", "bars", "wall", "bars/s", "peak RSS", "time ratio",
+             "work ratio", "per-bar efficiency", "steps"], rows))
+    return "\n\n".join(parts)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    if s := results.get("scaling"):
+        bars = [p["bars"] / 1e6 for p in s["points"]]
+        walls = [p["wall_s"] for p in s["points"]]
+        ax = axes[0]
+        ax.plot(bars, walls, "o-", label="Finks end to end")
+        ax.plot(bars, [walls[0] * b / bars[0] for b in bars], "--", color="grey",
+                label="linear from smallest")
+        for p, x, y in zip(s["points"], bars, walls, strict=True):
+            ax.annotate(f"{p['tickers']} tickers", (x, y), textcoords="offset points",
+                        xytext=(4, -10), fontsize=8)
+        ax.set(xlabel="million bars", ylabel="wall seconds",
+               title=f"Scaling ({s['days']} sessions)")
+        ax.legend()
+    if b := results.get("backfill"):
+        ax = axes[1]
+        steps = b["finks"]["steps_s"]
+        labels = ["Finks", "DuckDB"]
+        bottom = 0.0
+        other = b["finks"]["wall_s"] - sum(steps.values())
+        for name, value in [("overhead", other), *steps.items()]:
+            ax.bar(labels[0], value, bottom=bottom, label=name)
+            bottom += value
+        ax.bar(labels[1], b["baseline"]["wall_s"], color="black", label="plain DuckDB")
+        ax.set(ylabel="wall seconds",
+               title=f"Backfill {b['tickers']}x{b['days']} ({b['bars'] / 1e6:.1f}M bars)")
+        ax.legend(fontsize=8)
+    if r := results.get("reingest"):
+        ax = axes[2]
+        ax.bar([x["load"].replace("reload ", "r") for x in r["loads"]],
+               [x["wall_s"] for x in r["loads"]])
+        ax.axhline(r["loads"][0]["wall_s"] * 1.2, color="red", linestyle="--",
+                   label="1.2x first load")
+        ax.set(ylabel="wall seconds", title=f"Re-ingest last {r['days']} sessions")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def render(results: dict[str, Any], meta: dict[str, Any], mode: str, chart_name: str) -> str:
+    findings = FINDINGS.read_text().strip() if FINDINGS.exists() else ""
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    return f"""# Benchmarks
+
+Generated by `make bench` (`python -m bench --{mode}`); do not edit by hand: edit
+`bench/findings.md` for the commentary. Raw numbers: `docs/benchmarks.json`.
+
+* Date: {meta['date_utc']}, commit `{meta['git_commit']}`, mode `--{mode}`
+* Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gb']} GB RAM, {meta['os']}
+  (load average at start {meta['load_avg_at_start']}: the cores are shared, so absolute times
+  are noisy; each ratio compares two runs made minutes apart in the same session)
+* Python {meta['python']}; {versions}
+
+Every measurement is a fresh process (imports included, as a user pays them). Peak memory is
+the largest sum of resident set sizes over the process tree (Dagster + the dbt child),
+sampled every 50 ms.
+
+## Headline: ratios against the baseline of the same run
+
+{_table(["scenario", "measured", "target", "status"], headline(results))}
+
+![benchmarks]({chart_name})
+
+## Absolute numbers
+
+{absolute(results)}
+
+{findings}
+"""
