@@ -22,7 +22,7 @@ import yaml
 pulumi = pytest.importorskip("pulumi", reason="the `infra` extra is not installed")
 pytest.importorskip("pulumi_aws", reason="the `infra` extra is not installed")
 
-from finks_assets_tests.deploy_tools import DEPLOY_DIR  # noqa: E402
+from finks_assets_tests.deploy_tools import DEPLOY_DIR, deep_merge  # noqa: E402
 
 INFRA_DIR = DEPLOY_DIR / "infra"
 ACCOUNT_ID = "123456789012"
@@ -389,3 +389,31 @@ def test_the_pulumi_entry_point_reads_the_stack_config() -> None:
     names = {r.inputs.get("name") for r in by_type(mocks.resources, "aws:iam/role:Role")}
     assert "finks-staging-code-location" in names
     assert bucket_problems(mocks.resources) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_helm_values_and_api_manifests_name_what_the_stack_creates(stack: str) -> None:
+    """Service accounts, IRSA role names and the compute-log bucket agree across deploy/."""
+    from finks_infra.foundation import SERVICE_ACCOUNTS
+
+    resources = run_program(stack)
+    roles = {r.inputs["name"] for r in by_type(resources, "aws:iam/role:Role")}
+    buckets = {r.inputs["bucket"] for r in by_type(resources, BUCKET)}
+    helm = DEPLOY_DIR / "helm"
+
+    def values(chart: str) -> dict:
+        base = yaml.safe_load((helm / chart / "values.yaml").read_text())
+        return deep_merge(base, yaml.safe_load((helm / chart / f"values-{stack}.yaml").read_text()))
+
+    system, code = values("dagster"), values("user-deployments")
+    api_sa = yaml.safe_load((DEPLOY_DIR / "k8s/finks-api/base/serviceaccount.yaml").read_text())
+    assert system["serviceAccount"]["name"] == SERVICE_ACCOUNTS["dagster"]
+    assert code["serviceAccount"]["name"] == SERVICE_ACCOUNTS["code-location"]
+    assert api_sa["metadata"]["name"] == SERVICE_ACCOUNTS["api"]
+    for annotated in (system, code):
+        role_arn = annotated["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert role_arn.rsplit("/", 1)[1] in roles
+    log_bucket = yaml.safe_load((helm / "dagster" / f"values-{stack}.yaml").read_text())[
+        "computeLogManager"
+    ]["config"]["s3ComputeLogManager"]["bucket"]
+    assert log_bucket in buckets
