@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(FINKS_DATA_DIR)/dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: help install manifest demo test dev api bench bench-profile bench-api lint lock clean
+.PHONY: help install manifest demo test dev api bench bench-profile bench-api lint lock clean up down
 
 help:
 	@echo "make demo   - install, then materialize bronze -> silver -> gold for the last 5 trading days"
@@ -17,6 +17,7 @@ help:
 	@echo "make api    - the data API on http://127.0.0.1:$${FINKS_API_PORT:-8000} (docs at /docs) over the demo warehouse"
 	@echo "make bench  - pipeline benchmarks vs plain DuckDB -> docs/benchmarks.md (BENCH_MODE=--quick for small sizes)"
 	@echo "make bench-api - load benchmark of the data API -> docs/benchmarks-api.md"
+	@echo "make up     - Docker: MinIO + Postgres + Dagster (FINKS_ENV=s3) from compose.yaml; make down stops it"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(FINKS_DATA_DIR) and dbt build output"
 
@@ -75,6 +76,15 @@ lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra athena --extra deploy --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header --quiet -o requirements.lock
+
+# Docker users: the whole stack in FINKS_ENV=s3 (compose.yaml). Needs Docker Compose v2
+# (`docker compose`) or v1 (`docker-compose`).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+up:
+	$(COMPOSE) -f compose.yaml up -d --build
+
+down:
+	$(COMPOSE) -f compose.yaml down
 
 lint: install
 	$(BIN)/ruff check finks_assets finks_assets_tests finks_api

@@ -24,7 +24,12 @@ from finks_assets.quality.ops_settings import (
     OpsSettings,
     parse_quality_overrides,
 )
-from finks_assets.storage_settings import DEFAULT_BUCKETS, DEFAULT_REGION, ObjectStoreSettings
+from finks_assets.storage_settings import (
+    DEFAULT_BUCKETS,
+    DEFAULT_GLUE_DATABASE,
+    DEFAULT_REGION,
+    ObjectStoreSettings,
+)
 from finks_assets.tickers import parse_universe
 
 FinksEnv = Literal["local", "s3", "aws"]
@@ -133,6 +138,9 @@ def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings |
     for zone, bucket in buckets.items():
         if not _BUCKET_NAME.fullmatch(bucket):
             raise SettingsError(f"FINKS_{zone.upper()}_BUCKET={bucket!r} is not a valid S3 bucket name")
+    glue_database = (environ.get("FINKS_GLUE_DATABASE") or DEFAULT_GLUE_DATABASE).strip()
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", glue_database):
+        raise SettingsError(f"FINKS_GLUE_DATABASE={glue_database!r} is not a Glue database name")
     key_id, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
     if env == "s3" and not (key_id and secret):
         raise SettingsError("FINKS_ENV=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -143,6 +151,7 @@ def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings |
         bronze_bucket=buckets["bronze"],
         silver_bucket=buckets["silver"],
         gold_bucket=buckets["gold"],
+        glue_database=glue_database,
         access_key_id=SecretStr(key_id) if key_id else None,
         secret_access_key=SecretStr(secret) if secret else None,
     )

@@ -24,6 +24,7 @@ DEFAULT_BUCKETS = {"bronze": "finks-bronze", "silver": "finks-silver", "gold": "
 ZONE_BUCKET = {"bronze": "bronze", "audit": "bronze", "landing": "bronze", "silver": "silver",
                "reports": "gold", "gold": "gold"}
 DEFAULT_REGION = "us-east-1"
+DEFAULT_GLUE_DATABASE = "finks"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ObjectStoreSettings:
     bronze_bucket: str = DEFAULT_BUCKETS["bronze"]
     silver_bucket: str = DEFAULT_BUCKETS["silver"]
     gold_bucket: str = DEFAULT_BUCKETS["gold"]
+    glue_database: str = DEFAULT_GLUE_DATABASE  # aws mode: where silver tables are registered
     access_key_id: SecretStr | None = field(default=None, repr=False)
     secret_access_key: SecretStr | None = field(default=None, repr=False)
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from finks_assets.lake.layout import dataset_partition_dir, trade_date_key
+from finks_assets.resources.catalog import GlueCatalogResource
 from finks_assets.resources.lake import LakeResource
 
 
@@ -27,6 +28,7 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
     """Whole-partition Parquet writes under ``<layer>/<dataset>/trade_date=YYYY-MM-DD/``."""
 
     lake: LakeResource
+    catalog: GlueCatalogResource  # aws mode: written partitions are added to Glue for Athena
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         layer, dataset = _layer_and_dataset(context.asset_key)
@@ -46,9 +48,13 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
             table = pa.Table.from_pandas(part, preserve_index=False)
             store.replace_partition(dataset_partition_dir(layer, dataset, key), table)
             rows_per_partition[key] = len(part)
+        registered = self.catalog.register_partitions(
+            layer, dataset, pa.Schema.from_pandas(body, preserve_index=False), keys
+        )
         context.add_output_metadata(
             {
                 "rows": int(len(obj)),
+                "glue_partitions_added": registered,
                 "partitions_written": len(keys),
                 "empty_partitions": sum(1 for n in rows_per_partition.values() if n == 0),
                 "path": dg.MetadataValue.path(store.uri(f"{layer}/{dataset}")),

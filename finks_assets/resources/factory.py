@@ -19,6 +19,7 @@ from finks_assets.automation.alerts import AlertResource
 from finks_assets.lake.io_manager import LakeParquetIOManager
 from finks_assets.quality.ops_settings import SLACK_TOKEN_VAR, WEBHOOK_URL_VAR
 from finks_assets.quality.thresholds import build_quality_resource
+from finks_assets.resources.catalog import GlueCatalogResource
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.resources.warehouse import WarehouseResource
@@ -29,7 +30,7 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
     lake = _lake(settings)
     return {
         "lake": lake,
-        "io_manager": LakeParquetIOManager(lake=lake),
+        "io_manager": LakeParquetIOManager(lake=lake, catalog=_catalog(settings)),
         "market_data": MarketDataResource(
             source=settings.source, synthetic_seed=settings.synthetic_seed
         ),
@@ -68,6 +69,17 @@ def _lake(settings: FinksSettings) -> LakeResource:
         root=str(settings.lake_root), env=store.env, endpoint_url=store.endpoint_url,
         region=store.region, bronze_bucket=store.bronze_bucket,
         silver_bucket=store.silver_bucket, gold_bucket=store.gold_bucket,
+    )
+
+
+def _catalog(settings: FinksSettings) -> GlueCatalogResource:
+    """Glue registration of silver partitions, enabled in aws mode only."""
+    store = settings.object_store
+    if store is None or store.env != "aws":
+        return GlueCatalogResource(enabled=False)
+    return GlueCatalogResource(
+        enabled=True, database=store.glue_database, region=store.region,
+        endpoint_url=store.endpoint_url, bucket_by_layer={"silver": store.silver_bucket},
     )
 
 

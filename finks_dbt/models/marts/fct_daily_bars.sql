@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_window',
+        incremental_strategy=finks_incremental_strategy('replace_window'),
+        partitioned_by=finks_partitioned_by(),
         on_schema_change='fail',
     )
 }}
@@ -19,7 +20,7 @@ with daily as (
 
 select
     ticker,
-    trade_date,
+    {{ finks_partition_leading('trade_date') }}
     open,
     high,
     low,
@@ -30,5 +31,6 @@ select
     first_bar_ts,
     last_bar_ts,
     source
+    {{ finks_partition_trailing('trade_date') }}
 from daily
 where {{ finks_window_predicate('trade_date') }}

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_from_window_start',
+        incremental_strategy=finks_incremental_strategy('replace_from_window_start'),
+        partitioned_by=finks_partitioned_by(),
         on_schema_change='fail',
     )
 }}
@@ -57,11 +58,12 @@ volatility as (
 
 select
     ticker,
-    trade_date,
+    {{ finks_partition_leading('trade_date') }}
     close,
     daily_return,
     return_5d,
     return_20d,
     realized_vol_20d
+    {{ finks_partition_trailing('trade_date') }}
 from volatility
 where {{ finks_window_predicate('trade_date', through_latest=true) }}
