@@ -36,22 +36,21 @@ class CatalogError(RuntimeError):
     """Glue refused a table or partition for a reason other than "it already exists"."""
 
 
+# Arrow type predicate -> Hive/Athena type, first match wins. An all-null column (an empty
+# holiday frame) types as string.
+_HIVE_TYPES = (
+    (pa.types.is_string, "string"), (pa.types.is_large_string, "string"),
+    (pa.types.is_timestamp, "timestamp"), (pa.types.is_floating, "double"),
+    (pa.types.is_integer, "bigint"), (pa.types.is_boolean, "boolean"),
+    (pa.types.is_date, "date"), (pa.types.is_null, "string"),
+)
+
+
 def hive_type(arrow_type: pa.DataType) -> str:
     """The Hive/Athena type of an Arrow column as the lake writes it."""
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "string"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp"
-    if pa.types.is_floating(arrow_type):
-        return "double"
-    if pa.types.is_integer(arrow_type):
-        return "bigint"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    if pa.types.is_null(arrow_type):
-        return "string"  # an all-null column (e.g. an empty holiday frame) types as string
+    for matches, name in _HIVE_TYPES:
+        if matches(arrow_type):
+            return name
     raise CatalogError(f"no Glue type for Arrow type {arrow_type}")
 
 
