@@ -87,6 +87,10 @@ def test_objects_follow_the_documented_layout_in_the_zone_buckets(built, s3_serv
         assert [k for k in bronze if k.startswith(f"audit/ingestion/source=synthetic/trade_date={day}/")]
     assert all(k.startswith(("bronze/", "audit/")) for k in bronze)
     assert all(k.startswith("silver/") for k in silver)
+    reports = keys(s3_server, "finks-gold")
+    assert f"reports/silver/bars_1m/trade_date={FIRST}/report.html" in reports
+    markers = [k for k in bronze + silver + reports if k.endswith("/")]
+    assert markers == [], "no empty directory-marker objects on S3"
     assert not s3.lake_root.exists(), "s3 mode must not write the local lake"
 
 

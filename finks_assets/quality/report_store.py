@@ -11,7 +11,8 @@ def write_text(store: LakeStore, relative: str, text: str) -> str:
     """Write ``text`` at ``relative``; locally via temp name + rename, on S3 as one PUT."""
     final = store.path(relative)
     parent = final.rsplit("/", 1)[0]
-    store.filesystem.create_dir(parent, recursive=True)
+    if store.is_local:  # on S3 a "directory" would only be an empty marker object
+        store.filesystem.create_dir(parent, recursive=True)
     target = final if not store.is_local else f"{parent}/.tmp-{uuid.uuid4().hex}"
     with store.filesystem.open_output_stream(target) as stream:
         stream.write(text.encode("utf-8"))
