@@ -111,4 +111,4 @@ def test_lineage_graph_runs_bronze_to_every_gold_mart(webserver: int) -> None:
     checks = {c["name"]: c["blocking"] for n in nodes
               if "/".join(n["assetKey"]["path"]) == "silver/bars_1m"
               for c in n["assetChecksOrError"]["checks"]}
-    assert checks["ohlc_invariants"] is True and checks["session_completeness"] is False
+    assert checks["ohlc_invariants"] is True and checks["intraday_gaps"] is False

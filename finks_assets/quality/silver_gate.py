@@ -20,6 +20,7 @@ from finks_assets.checks.base import CheckOutcome
 from finks_assets.checks.suite import BAR_CHECKS, BLOCKING_CHECK_NAMES, run_bar_checks
 from finks_assets.lake.layout import dataset_partition_dir
 from finks_assets.lake.store import LakeStore
+from finks_assets.logging import get_logger
 from finks_assets.quality.gate import gate_metadata, held_partitions
 from finks_assets.quality.report import build_partition_report, markdown_summary, render_html
 from finks_assets.quality.report_store import report_relative_path, write_text
@@ -27,6 +28,7 @@ from finks_assets.quality.thresholds import BarQualityThresholds
 from finks_assets.transforms.silver_bars import SilverResult
 
 SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
+log = get_logger("quality")
 
 SILVER_CHECK_SPECS = [
     dg.AssetCheckSpec(c.name, asset=SILVER_BARS, description=c.description, blocking=c.blocking)
@@ -77,6 +79,9 @@ def silver_quality_metadata(
         write_text(store, relative, render_html(report, "silver/bars_1m"))
         paths[day] = store.uri(relative)
         reports.append(report)
+    failed = sorted(name for name, o in outcomes.items() if not o.passed)
+    log.info("silver/bars_1m %s..%s: failed checks %s, held partitions %s, reports %d",
+             days[0], days[-1], failed or "none", sorted(held) or "none", len(paths))
     metadata: dict[str, object] = {
         "quality_summary": dg.MetadataValue.md(markdown_summary(reports, paths)),
         "quality_report": dg.MetadataValue.path(paths[days[-1]]),
