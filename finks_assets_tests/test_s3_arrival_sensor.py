@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from finks_assets.assets.gold import DBT_PROJECT_DIR
+from finks_assets.assets.silver import SILVER_BARS, SILVER_QUARANTINE
 from finks_assets.automation.sensors import LANDED_BARS_JOB, LANDING_KEY_TAG
 from finks_assets.definitions import build_definitions
 from finks_assets.lake.landing import ArrivalCursor, LandedObject, new_arrivals
@@ -112,11 +113,16 @@ def test_the_requested_run_brings_the_landed_payload_into_silver(env) -> None:
     settings, defs, client = env
     if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
         pytest.skip("dbt manifest missing: run `make manifest` (make test does it first)")
+    assert {SILVER_BARS, SILVER_QUARANTINE} < set(
+        defs.resolve_job_def(LANDED_BARS_JOB).asset_layer.executable_asset_keys
+    )
     client.put_object(Bucket=BUCKET, Key=LANDED, Body=landed_payload(["AAPL", "MSFT"], DAY))
     with dg.instance_for_test() as instance:
         request = evaluate(defs, instance, None).run_requests[0]
+        # Silver only: gold over silver is covered by test_storage_s3; this keeps the module fast.
         result = defs.resolve_job_def(LANDED_BARS_JOB).execute_in_process(
             instance=instance, partition_key=request.partition_key, tags=request.tags,
+            asset_selection=[SILVER_BARS, SILVER_QUARANTINE],
         )
     assert result.success
     store = defs.resources["lake"].store()
@@ -135,3 +141,10 @@ def test_cursor_follows_last_modified_not_key_order() -> None:
     restored = ArrivalCursor.parse(cursor.serialize())
     assert new_arrivals([*seen, late, same_second], restored, limit=10) == [same_second, late]
     assert new_arrivals([*seen, late, same_second], restored, limit=1) == [same_second]
+
+
+def test_local_mode_reports_a_skip(tmp_path: Path) -> None:
+    defs = build_definitions(FinksSettings.from_env({"FINKS_DATA_DIR": str(tmp_path)}))
+    with dg.instance_for_test() as instance:
+        result = evaluate(defs, instance, None)
+    assert result.run_requests == [] and "FINKS_ENV=local" in result.skip_message
