@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import io
 import json
-import math
-from collections.abc import Sequence
 from typing import Literal
 
 import pyarrow.csv as pa_csv
@@ -42,50 +38,18 @@ def negotiate(format_param: Format | None, accept: str | None) -> Format:
     return "json"
 
 
-def _json_default(value: object) -> object:
-    """Types the json module does not know: dates, UTC timestamps (DuckDB's are naive UTC)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def json_body(page: Page) -> bytes:
+    """``{"data": [...], "count": n, "next_cursor": ...}`` around the rows DuckDB rendered."""
+    rows = page.json_rows or []
+    tail = json.dumps({"count": len(rows), "next_cursor": page.next_cursor})[1:]
+    return ('{"data":[' + ",".join(rows) + "]," + tail).encode()
 
 
-def _finite(value: object) -> object:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def json_body(page: Page, json_text_columns: Sequence[str] = ()) -> bytes:
-    """``{"data": [...], "count": n, "next_cursor": ...}``; NaN/inf become null (valid JSON)."""
-    columns = page.columns
-    rows = page.rows if page.rows is not None else list(zip(*(c.to_pylist() for c in page.table.columns), strict=True))  # type: ignore[union-attr]
-    json_positions = [i for i, name in enumerate(columns) if name in json_text_columns]
-    records = []
-    for row in rows:
-        if json_positions:
-            row = list(row)
-            for i in json_positions:
-                if isinstance(row[i], str):
-                    row[i] = json.loads(row[i])
-        records.append(dict(zip(columns, row, strict=True)))
-    body = {"data": records, "count": len(records), "next_cursor": page.next_cursor}
-    try:
-        text = json.dumps(body, separators=(",", ":"), allow_nan=False, default=_json_default)
-    except ValueError:  # a NaN or infinity somewhere: rare, so only then walk every value
-        body["data"] = [{k: _finite(v) for k, v in r.items()} for r in records]
-        text = json.dumps(body, separators=(",", ":"), allow_nan=False, default=_json_default)
-    return text.encode()
-
-
-def encode(page: Page, fmt: Format, *, json_text_columns: Sequence[str] = ()) -> Response:
+def encode(page: Page, fmt: Format) -> Response:
     """The page as a response; the next-page cursor is in the body (JSON) and a header (all)."""
     headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
     if fmt == "json":
-        content = json_body(page, json_text_columns)
+        content = json_body(page)
     elif fmt == "csv":
         sink = io.BytesIO()
         pa_csv.write_csv(page.table, sink)

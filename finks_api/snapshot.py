@@ -39,6 +39,8 @@ from pathlib import Path
 
 import duckdb
 
+from finks_api.datasets import Schema, table_schema
+
 log = logging.getLogger(__name__)
 
 _FLOCK_FORMAT = "hhqqi"  # struct flock on Linux/x86_64 and aarch64: type, whence, start, len, pid
@@ -75,6 +77,13 @@ class Snapshot:
     users: int = 0
     retired: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _schemas: dict[str, Schema] = field(default_factory=dict)
+
+    def schema(self, table: str, cur: duckdb.DuckDBPyConnection) -> Schema:
+        """A gold table's (column, type) list, looked up once per snapshot (it is immutable)."""
+        if table not in self._schemas:
+            self._schemas[table] = table_schema(cur, table)
+        return self._schemas[table]
 
     def acquire(self) -> None:
         with self._lock:

@@ -1,0 +1,324 @@
+"""Load benchmark of the data API, side by side with the same query straight on DuckDB.
+
+    python -m bench.api_load [--duration 5] [--clients 1,10,50] [--out docs/benchmarks-api.md]
+
+* Data: one calendar year (2024, 252 XNYS sessions) of gold for the portfolio tickers, made by
+  the real pipeline (synthetic source -> bronze -> silver -> dbt) in ``--data-dir``; reused
+  when that directory already holds the year.
+* Server: ``finks-api serve`` (uvicorn, one worker) in its own process group on a loopback
+  port, killed at the end. Access logging stays on, as in production.
+* Clients: threads in this process, each with its own keep-alive ``http.client`` connection,
+  closed-loop (next request when the previous answer is read), for ``--duration`` seconds per
+  level after a short warm-up. The direct baseline runs the same SQL with bound parameters
+  from the same number of threads, each with its own DuckDB cursor, fetching all rows into
+  Python (what a client of the database would do).
+* Bounded: every level runs for a fixed time; the whole run takes about
+  2 scenarios x 2 modes x levels x (duration + 1) seconds plus the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from finks_api import datasets
+from finks_api.config import DEFAULT_PAGE_SIZE
+
+REPO = Path(__file__).resolve().parents[1]
+YEAR_FIRST, YEAR_LAST = "2024-01-02", "2024-12-31"
+TICKERS = ("AAPL", "AMZN", "GOOGL", "JNJ", "JPM", "MSFT", "NVDA", "SPY", "XOM")  # every holding
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One query, as an API path and as the API's own SQL (``datasets.page_query``)."""
+
+    name: str
+    path: str
+    dataset: datasets.Dataset
+    entities: tuple[str, ...] | None
+    start: dt.date = dt.date(2024, 1, 1)
+    end: dt.date = dt.date(2024, 12, 31)
+
+    def sql(self, con: duckdb.DuckDBPyConnection) -> tuple[str, list[object]]:
+        """Exactly the statement the API executes for ``path`` (same SQL, same parameters)."""
+        return datasets.page_query(
+            self.dataset, datasets.table_schema(con, self.dataset.table),
+            entities=self.entities, start=self.start, end=self.end, limit=DEFAULT_PAGE_SIZE,
+            after=None, as_json=True,
+        )
+
+
+SCENARIOS = (
+    Scenario(
+        name="daily bars, 1 ticker x 1 year",
+        path="/v1/daily-bars/AAPL?start=2024-01-01&end=2024-12-31",
+        dataset=datasets.DAILY_BARS,
+        entities=("AAPL",),
+    ),
+    Scenario(
+        name="portfolio summary, 1 year (2 portfolios)",
+        path="/v1/portfolio-summary?start=2024-01-01&end=2024-12-31",
+        dataset=datasets.PORTFOLIO_SUMMARY,
+        entities=None,
+    ),
+)
+
+
+@dataclass
+class Result:
+    scenario: str
+    mode: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+
+def build_year(data_dir: Path) -> tuple[Path, float | None]:
+    """Gold for 2024 via the real pipeline; returns the warehouse and the build time (None: reused)."""
+    from finks_assets.cli.main import run_range
+    from finks_assets.settings import FinksSettings
+
+    settings = FinksSettings.from_env(
+        {"FINKS_DATA_DIR": str(data_dir), "FINKS_UNIVERSE": ",".join(TICKERS)}
+    )
+    if settings.warehouse_path.exists():
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            (days,) = con.execute(
+                "select count(distinct trade_date) from gold.fct_daily_bars "
+                "where trade_date between ? and ?", [YEAR_FIRST, YEAR_LAST]
+            ).fetchone()
+        if days == 252:
+            return settings.warehouse_path, None
+    started = time.perf_counter()
+    result = run_range(settings, YEAR_FIRST, YEAR_LAST)
+    if not result.success:
+        raise SystemExit("pipeline run for the benchmark year failed")
+    return settings.warehouse_path, time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "FINKS_DATA_DIR": str(data_dir), "FINKS_UNIVERSE": ",".join(TICKERS),
+           "PYTHONPATH": str(REPO)}
+    log = open(data_dir / "api-bench-server.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finks_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise SystemExit("finks-api serve did not become ready; see api-bench-server.log")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def closed_loop(clients: int, duration: float, make_worker: Callable[[], Callable[[], bool]]) -> tuple[list[float], int, float]:
+    """Run ``clients`` threads, each calling its own worker until the deadline."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start_barrier = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def run(i: int) -> None:
+        call = make_worker()
+        start_barrier.wait()
+        own = latencies[i]
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at[0]:
+                break
+            ok = call()
+            own.append((time.perf_counter() - t0) * 1000)
+            if not ok:
+                errors[i] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + duration
+    started = time.perf_counter()
+    start_barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return [x for own in latencies for x in own], sum(errors), elapsed
+
+
+def api_worker(port: int, key: str, scenario: Scenario, rows: int) -> Callable[[], Callable[[], bool]]:
+    def make() -> Callable[[], bool]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def call() -> bool:
+            conn.request("GET", scenario.path, headers={"X-API-Key": key})
+            response = conn.getresponse()
+            body = response.read()
+            return response.status == 200 and json.loads(body)["count"] == rows
+
+        return call
+
+    return make
+
+
+def duckdb_worker(con: duckdb.DuckDBPyConnection, scenario: Scenario, rows: int) -> Callable[[], Callable[[], bool]]:
+    """A client of the database: its own cursor, the API's SQL, every row fetched."""
+    sql, params = scenario.sql(con)
+
+    def make() -> Callable[[], bool]:
+        cur = con.cursor()
+
+        def call() -> bool:
+            return len(cur.execute(sql, params).fetchall()) == rows
+
+        return call
+
+    return make
+
+
+def measure(label: str, scenario: Scenario, mode: str, clients: int, duration: float,
+            make_worker: Callable[[], Callable[[], bool]]) -> Result:
+    closed_loop(clients, min(1.0, duration), make_worker)  # warm-up, discarded
+    latencies, errors, elapsed = closed_loop(clients, duration, make_worker)
+    result = Result(scenario.name, mode, clients, len(latencies), errors, elapsed, latencies)
+    print(f"{label:<44} {mode:<7} c={clients:<3} n={result.requests:<6} "
+          f"{result.throughput:8.0f} req/s  p50={result.pct(.5):6.2f}  p95={result.pct(.95):6.2f}  "
+          f"p99={result.pct(.99):6.2f} ms  errors={errors}", flush=True)
+    return result
+
+
+def render(results: list[Result], meta: dict[str, str]) -> str:
+    lines = [
+        "# Data API load benchmark",
+        "",
+        "Produced by `make bench-api` (`python -m bench.api_load`); numbers from one run on the",
+        "machine below. Closed-loop clients on loopback: each client sends its next request as",
+        "soon as the previous response is read, so throughput is the server's capacity and",
+        "latency grows with queueing once the server's cores are busy.",
+        "",
+        *[f"- {k}: {v}" for k, v in meta.items()],
+        "",
+        "| query | path | clients | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | p99 API / DuckDB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    direct = {(r.scenario, r.clients): r for r in results if r.mode == "duckdb"}
+    for r in results:
+        ratio = ""
+        if r.mode == "api" and (r.scenario, r.clients) in direct:
+            ratio = f"{r.pct(.99) / direct[(r.scenario, r.clients)].pct(.99):.1f}x"
+        path = "HTTP API" if r.mode == "api" else "DuckDB direct"
+        lines.append(
+            f"| {r.scenario} | {path} | {r.clients} | {r.requests} | {r.throughput:,.0f} | "
+            f"{r.pct(.5):.2f} | {r.pct(.95):.2f} | {r.pct(.99):.2f} | {ratio} |"
+        )
+    errors = sum(r.errors for r in results)
+    lines += ["", f"Failed or wrong-sized responses across the run: {errors}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=REPO / ".finks" / "bench-api")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per level")
+    parser.add_argument("--clients", default="1,10,50")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-api.md")
+    args = parser.parse_args(argv)
+    levels = [int(c) for c in args.clients.split(",")]
+    data_dir = args.data_dir.absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    warehouse, build_seconds = build_year(data_dir)
+    from finks_api.keys import KeyStore
+    from finks_assets.settings import FinksSettings
+
+    settings = FinksSettings.from_env({"FINKS_DATA_DIR": str(data_dir)})
+    store = KeyStore(settings.api_key_store_path)
+    created = store.create(["prices:read", "portfolio:read"], name="bench")
+    key = created.key
+    port = free_port()
+    server = start_server(data_dir, port)
+    results: list[Result] = []
+    row_counts: dict[str, int] = {}
+    load_before = os.getloadavg()[0]
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            for scenario in SCENARIOS:
+                sql, params = scenario.sql(con)
+                rows = len(con.execute(sql, params).fetchall())
+                assert 0 < rows <= DEFAULT_PAGE_SIZE, rows
+                row_counts[scenario.name] = rows
+                for clients in levels:
+                    results.append(measure(scenario.name, scenario, "api", clients, args.duration,
+                                           api_worker(port, key, scenario, rows)))
+                    results.append(measure(scenario.name, scenario, "duckdb", clients, args.duration,
+                                           duckdb_worker(con, scenario, rows)))
+    finally:
+        stop_server(server)
+        store.revoke(created.record.key_id)
+
+    meta = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+                   f"Python {platform.python_version()}, DuckDB {duckdb.__version__}",
+        "data": f"gold for {len(TICKERS)} tickers x 252 sessions of 2024 "
+                f"({'built by the real pipeline in ' + format(build_seconds, '.0f') + ' s' if build_seconds else 'built earlier by the real pipeline, reused'})",
+        "server": "`finks-api serve` = uvicorn, 1 worker, access log on; load generator in a "
+                  "separate process on the same 2 cores",
+        "per level": f"{args.duration:g} s measured after a 1 s warm-up",
+        "rows per response": ", ".join(f"{k}: {v}" for k, v in row_counts.items()),
+        "machine load": f"1-min load average {load_before:.1f} before and "
+                        f"{os.getloadavg()[0]:.1f} after the run (other jobs share the 2 cores)",
+    }
+    args.out.write_text(render(results, meta))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
