@@ -56,6 +56,7 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 3030 8000
 # Same check the Helm chart's readiness probe runs; docker/compose users get it for free.
+# (Kubernetes ignores HEALTHCHECK: the API Deployment probes /healthz and /readyz instead.)
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["dagster", "api", "grpc-health-check", "-p", "3030"]
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "3030", "-m", "finks_assets.definitions"]
