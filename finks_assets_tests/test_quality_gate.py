@@ -18,6 +18,7 @@ import pytest
 
 from finks_assets.assets import silver as silver_module
 from finks_assets.assets.gold import DBT_PROJECT_DIR
+from finks_assets.automation.alert_messages import RANGE_START_TAG
 from finks_assets.cli.main import run_range
 from finks_assets.definitions import build_definitions
 from finks_assets.quality import silver_gate
@@ -68,7 +69,7 @@ def test_a_blocked_day_leaves_its_gold_unbuilt_and_releases_the_others(
     settings = settings_for(tmp_path)
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        result = run_range(settings, "2025-11-24", "2025-11-26", instance=instance,
+        result = run_range(settings, "2025-11-25", "2025-11-26", instance=instance,
                            resource_overrides={"market_data": FaultyMarketData()})
         assert not result.success  # the range run itself is honest: its gate failed
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -77,16 +78,17 @@ def test_a_blocked_day_leaves_its_gold_unbuilt_and_releases_the_others(
         held = checks["ohlc_invariants"].metadata["held_partitions"].data
         assert held == {"2025-11-25": ["ohlc_invariants", "non_negative_volume",
                                        "bars_in_session"]}
-        assert gold_dates(settings) == {"2025-11-24", "2025-11-26"}
+        assert gold_dates(settings) == {"2025-11-26"}
         built = instance.get_materialized_partitions(GOLD_BARS)
-        assert built == {"2025-11-24", "2025-11-26"}
+        assert built == {"2025-11-26"}
         release_runs = instance.get_runs(dg.RunsFilter(job_name="gold_release"))
-        assert len(release_runs) == 2 and all(r.is_success for r in release_runs)
+        assert len(release_runs) == 1 and release_runs[0].is_success
+        assert release_runs[0].tags[RANGE_START_TAG] == "2025-11-26"
 
     report = (settings.lake_root / "reports/silver/bars_1m/trade_date=2025-11-25/report.html")
     text = report.read_text()
     assert "FAILED: gold is not built for this day" in text and "data:image/png;base64," in text
-    good_report = report.parent.parent / "trade_date=2025-11-24" / "report.html"
+    good_report = report.parent.parent / "trade_date=2025-11-26" / "report.html"
     assert "Quality gate: <b>passed</b>" in good_report.read_text()
     silver = next(m for m in result.get_asset_materialization_events()
                   if m.asset_key == silver_module.SILVER_BARS)
