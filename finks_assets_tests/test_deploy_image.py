@@ -137,4 +137,11 @@ def test_dockerignore_is_an_allow_list() -> None:
     assert lines[0] == "*", "start by excluding everything, then allow what the image needs"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert {"pyproject.toml", "requirements.lock", "finks_assets", "finks_dbt"} <= allowed
+    # Every package the wheel ships must reach the build context, or the image's editable
+    # install silently lacks it.
+    setuptools_find = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]
+    packages = {pattern.rstrip("*") for pattern in setuptools_find["packages"]["find"]["include"]}
+    assert packages <= allowed, f"add {packages - allowed} to .dockerignore's allow-list"
     assert not allowed & {".env", ".venv", ".finks", ".git"}
