@@ -16,13 +16,11 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pulumi  # the `infra` extra, which `make install` installs
 import pytest
 import yaml
 
-pulumi = pytest.importorskip("pulumi", reason="the `infra` extra is not installed")
-pytest.importorskip("pulumi_aws", reason="the `infra` extra is not installed")
-
-from finks_assets_tests.deploy_tools import DEPLOY_DIR, deep_merge  # noqa: E402
+from finks_assets_tests.deploy_tools import DEPLOY_DIR, deep_merge
 
 INFRA_DIR = DEPLOY_DIR / "infra"
 ACCOUNT_ID = "123456789012"
