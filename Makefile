@@ -15,7 +15,7 @@ help:
 	@echo "make test   - the full offline test suite"
 	@echo "make dev    - dagster dev on http://127.0.0.1:3000 (lineage graph, partitions, backfills)"
 	@echo "make api    - the data API on http://127.0.0.1:$${FINKS_API_PORT:-8000} (docs at /docs) over the demo warehouse"
-	@echo "make bench  - pipeline benchmarks vs plain DuckDB -> docs/benchmarks.md (BENCH_MODE=--quick for small sizes)"
+	@echo "make bench  - pipeline benchmarks vs plain DuckDB -> docs/benchmarks.md (BENCH_MODE=--quick|--full)"
 	@echo "make bench-api - load benchmark of the data API -> docs/benchmarks-api.md"
 	@echo "make up     - Docker: MinIO + Postgres + Dagster (FINKS_ENV=s3) from compose.yaml; make down stops it"
 	@echo "make lint   - ruff"
@@ -55,9 +55,9 @@ dev: manifest $(DAGSTER_HOME)/dagster.yaml
 api: install
 	$(BIN)/python -m finks_api.cli serve --host 127.0.0.1
 
-# Pipeline benchmarks (bench/, issue 8): not part of `make test`. BENCH_MODE=--quick runs small
-# sizes in a few minutes; --full runs the issue's sizes (the numbers in docs/benchmarks.md).
-BENCH_MODE ?= --full
+# Pipeline benchmarks (bench/, issue 8): not part of `make test`. BENCH_MODE=--standard (the sizes
+# in docs/benchmarks.md, ~30 min), --quick (smoke, minutes) or --full (the issue's sizes, hours).
+BENCH_MODE ?= --standard
 $(BIN)/.bench-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $@

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from bench.measure import REPO, Measurement, run_task
 from bench.worker import tickers
@@ -43,8 +44,12 @@ class Sizes:
     ui_tickers: int
 
 
+# quick: a smoke run in minutes. standard: what `make bench` runs and docs/benchmarks.md shows,
+# sized to finish in ~30 min on the shared 2-core machine. full: the sizes the issue names.
 QUICK = Sizes(20, 21, 100, 20, 7, 5, 3, (5, 10, 20, 40), 10, 500)
+STANDARD = Sizes(100, 63, 500, 200, 7, 10, 3, (50, 100, 200, 500), 5, 500)
 FULL = Sizes(200, 252, 500, 200, 7, 10, 10, (50, 100, 200, 500), 63, 500)
+PRESETS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
 def session_window(count: int, end: dt.date = WINDOW_END) -> list[dt.date]:
@@ -156,7 +161,9 @@ def reingest(root: Path, n: int, days: int, history: int, reloads: int,
     older, window = sessions[:history], sessions[history:]
     data_dir = ws.data_dir("finks")
     lake = Path(data_dir) / "lake"
-    window_keys = {f"trade_date={d.isoformat()}" for d in window}
+    # The run's partitions are every weekday in the window, exchange holidays included.
+    window_keys = {f"trade_date={d.date().isoformat()}"
+                   for d in pd.bdate_range(window[0], window[-1])}
     try:
         _finks(data_dir, n, older, log_dir)
         loads = []
@@ -176,6 +183,7 @@ def reingest(root: Path, n: int, days: int, history: int, reloads: int,
                     for layer in ("bronze", "audit", "silver")
                 },
                 "files_changed_outside_window": len(outside),
+                "outside_examples": outside[:5],
                 "steps_s": {k: round(v, 2) for k, v in m.report["steps_s"].items()},
             })
         first = loads[0]
