@@ -33,26 +33,29 @@ from bars
 """
 
 
-def _value_violations(bars: pd.DataFrame) -> pd.DataFrame:
+def value_violations(bars: pd.DataFrame) -> pd.DataFrame:
+    """Every bar breaking a value rule, with the first rule it breaks (one scan for 3 checks)."""
     return query(_VALUE_VIOLATIONS_SQL, bars=bars)
 
 
-def check_ohlc_invariants(bars: pd.DataFrame) -> CheckOutcome:
+def check_ohlc_invariants(bars: pd.DataFrame, violations: pd.DataFrame | None = None) -> CheckOutcome:
     """high >= max(open, close) and low <= min(open, close); no missing or infinite field."""
-    bad = _value_violations(bars)
+    bad = value_violations(bars) if violations is None else violations
     bad = bad[bad["rule"].isin(["ohlc_invariant", "null_field"])]
     return outcome(bad, [*BAR_COLUMNS, "rule"])
 
 
-def check_positive_prices(bars: pd.DataFrame) -> CheckOutcome:
+def check_positive_prices(bars: pd.DataFrame, violations: pd.DataFrame | None = None) -> CheckOutcome:
     """Every price is > 0: a zero or negative price is a vendor or unit error, never a trade."""
-    bad = _value_violations(bars)
+    bad = value_violations(bars) if violations is None else violations
     return outcome(bad[bad["rule"] == "non_positive_price"], BAR_COLUMNS)
 
 
-def check_non_negative_volume(bars: pd.DataFrame) -> CheckOutcome:
+def check_non_negative_volume(
+    bars: pd.DataFrame, violations: pd.DataFrame | None = None
+) -> CheckOutcome:
     """Volume is >= 0 (zero is legal: a minute without trades)."""
-    bad = _value_violations(bars)
+    bad = value_violations(bars) if violations is None else violations
     return outcome(bad[bad["rule"] == "negative_volume"], BAR_COLUMNS)
 
 

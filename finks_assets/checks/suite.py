@@ -22,6 +22,7 @@ from finks_assets.checks.integrity import (
     check_ohlc_invariants,
     check_positive_prices,
     check_unique_ticker_ts,
+    value_violations,
 )
 from finks_assets.quality.thresholds import BarQualityThresholds
 
@@ -60,10 +61,11 @@ def run_bar_checks(
 ) -> dict[str, CheckOutcome]:
     """Every check of :data:`BAR_CHECKS` over the run's silver bars, by check name."""
     t = thresholds
+    violations = value_violations(bars)
     return {
-        "ohlc_invariants": check_ohlc_invariants(bars),
-        "positive_prices": check_positive_prices(bars),
-        "non_negative_volume": check_non_negative_volume(bars),
+        "ohlc_invariants": check_ohlc_invariants(bars, violations),
+        "positive_prices": check_positive_prices(bars, violations),
+        "non_negative_volume": check_non_negative_volume(bars, violations),
         "unique_ticker_ts": check_unique_ticker_ts(bars),
         "monotonic_ts": check_monotonic_ts(bars),
         "bars_in_session": check_in_session(bars, days),
