@@ -48,7 +48,8 @@ test: manifest
 	$(BIN)/python -m pytest
 
 dev: manifest $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	# dagster dev runs `dbt parse` (prepare_if_dev) through `dbt` on PATH: use the venv's.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 # The data API (finks_api) over $(FINKS_DATA_DIR)/warehouse.duckdb; port from FINKS_API_PORT (8000).
 # Create a key first: $(BIN)/python -m finks_api.cli keys create --scope prices:read
