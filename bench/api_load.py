@@ -259,6 +259,36 @@ def render(results: list[Result], meta: dict[str, str]) -> str:
         )
     errors = sum(r.errors for r in results)
     lines += ["", f"Failed or wrong-sized responses across the run: {errors}.", ""]
+    target = next((r for r in results if r.mode == "api" and r.clients == 10
+                   and r.scenario == SCENARIOS[0].name), None)
+    if target is not None:
+        baseline = direct.get((target.scenario, 10))
+        ratio = target.pct(.99) / baseline.pct(.99) if baseline else float("nan")
+        lines += [
+            "## Against the targets",
+            "",
+            f"- p99 of one ticker-year of daily bars at 10 clients: **{target.pct(.99):.1f} ms** "
+            f"(target < 50 ms: {'met' if target.pct(.99) < 50 else 'NOT met'} in this run).",
+            f"- the same against direct DuckDB at 10 clients: **{ratio:.1f}x** "
+            f"(target within 3x: {'met' if ratio <= 3 else 'NOT met'} in this run).",
+            "",
+        ]
+    lines += [
+        "## What is measured",
+        "",
+        "- *HTTP API*: `GET` with `X-API-Key` over a keep-alive connection per client; the time",
+        "  covers request, auth (key hash + constant-time compare), parameter validation, the",
+        "  query on the API's warehouse snapshot, JSON rendering and the response body read.",
+        "- *DuckDB direct*: the very statement the API runs (`finks_api.datasets.page_query`,",
+        "  which renders each row to JSON inside DuckDB) with the same bound parameters, from the",
+        "  same number of threads, each with its own cursor on one read-only connection, all",
+        "  rows fetched into Python. It is the floor the API adds HTTP and Python work to.",
+        "- Latencies are per request, from send to the last byte read; percentiles over every",
+        "  request of the level. Both sides share the machine's 2 cores with the load generator",
+        "  (and with whatever else runs), so at 50 clients both are CPU-bound and the numbers",
+        "  are mostly queueing.",
+        "",
+    ]
     return "\n".join(lines)
 
 

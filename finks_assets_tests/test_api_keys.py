@@ -103,3 +103,21 @@ def test_cli_prints_the_key_once_and_lists_ids_only(
     assert cli.main(["keys", "revoke", "nope"]) == 2
     with pytest.raises(SystemExit):
         cli.main(["keys", "create", "--scope", "admin"])
+
+
+def test_api_settings_come_from_finks_settings(tmp_path: Path) -> None:
+    from finks_api.config import ApiConfig
+    from finks_assets.settings import FinksSettings, SettingsError
+
+    base = {"FINKS_DATA_DIR": str(tmp_path / "d"), "FINKS_UNIVERSE": "AAPL"}
+    default = ApiConfig.from_settings(FinksSettings.from_env(base))
+    assert default.port == 8000
+    assert default.key_store_path == tmp_path / "d" / "api" / "keys.json"
+    assert default.warehouse_path == tmp_path / "d" / "warehouse.duckdb"
+    custom = ApiConfig.from_settings(FinksSettings.from_env(
+        {**base, "FINKS_API_PORT": "9123", "FINKS_API_KEY_STORE": str(tmp_path / "k.json")}
+    ))
+    assert custom.port == 9123 and custom.key_store_path == tmp_path / "k.json"
+    for bad in ("0", "70000", "80a", "-1", ""):
+        with pytest.raises(SettingsError, match="FINKS_API_PORT"):
+            FinksSettings.from_env({**base, "FINKS_API_PORT": bad})
