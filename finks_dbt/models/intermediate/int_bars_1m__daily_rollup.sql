@@ -27,7 +27,7 @@ daily as (
         count(*) as bar_count,
         min(bar_ts) as first_bar_ts,
         max(bar_ts) as last_bar_ts,
-        string_agg(distinct source, ',' order by source) as source
+        {{ finks_sorted_distinct_csv('source') }} as source
     from bars
     group by ticker, trade_date
 

@@ -22,10 +22,7 @@ per_day as (
         sum(market_value) as market_value,
         case when count(prev_close) = count(*) then sum(daily_pnl) end as daily_pnl,
         count(*) as holdings_count,
-        cast(
-            to_json(map(list(ticker order by ticker), list(weight order by ticker)))
-            as varchar
-        ) as weights
+        {{ finks_json_object_agg('ticker', 'weight') }} as weights
     from positions
     group by portfolio_id, trade_date
 
