@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from finks_assets.resources.factory import DBT_TARGETS, build_resources
@@ -60,3 +62,21 @@ def test_aws_mode_needs_no_endpoint_and_picks_the_athena_target() -> None:
     assert resources["lake"].env == "aws" and resources["lake"].region == "eu-west-1"
     assert build_resources(FinksSettings.from_env({}))["dbt"].target == "duckdb"
     assert build_resources(FinksSettings.from_env(S3_ENV))["dbt"].target == "duckdb_s3"
+
+
+def test_dbt_subprocess_gets_the_configured_buckets_not_the_callers_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINKS_GOLD_BUCKET", "stale-value-from-the-shell")
+    settings = FinksSettings.from_env({"FINKS_ENV": "aws", "FINKS_GOLD_BUCKET": "prod-gold",
+                                       "AWS_REGION": "eu-west-1"})
+    lake = build_resources(settings)["lake"]
+    with lake.dbt_environment():
+        assert (os.environ["FINKS_GOLD_BUCKET"], os.environ["AWS_REGION"]) == ("prod-gold", "eu-west-1")
+    assert os.environ["FINKS_GOLD_BUCKET"] == "stale-value-from-the-shell"  # restored afterwards
+    s3_lake = build_resources(FinksSettings.from_env(S3_ENV))["lake"]
+    with s3_lake.dbt_environment():
+        assert os.environ["FINKS_S3_ENDPOINT_HOST"] == "127.0.0.1:9000"
+        assert os.environ["FINKS_S3_USE_SSL"] == "false"
+        assert os.environ["FINKS_DUCKDB_HTTPFS"].endswith("httpfs.duckdb_extension")
+        assert "very-secret-value-42" not in str(dict(os.environ))  # keys are not re-exported

@@ -53,11 +53,15 @@ class LakeResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def dbt_environment(self) -> Iterator[None]:
-        """Non-secret S3 facts the ``duckdb_s3`` dbt target reads with env_var() (profiles.yml).
+        """Non-secret facts the ``duckdb_s3`` / ``athena`` dbt targets read with env_var().
 
         Keys are not exported here: dbt reads ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``
         from the environment it inherits, like every other client of the lake.
         """
+        if self.env == "aws":  # the athena target writes to the gold bucket in this region
+            with temporary_environ({"FINKS_GOLD_BUCKET": self.gold_bucket, "AWS_REGION": self.region}):
+                yield
+            return
         if self.env != "s3":
             yield
             return
