@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in (s for s in ORDER if s in only):
             started = time.perf_counter()
             print(f"[bench] {scenario} ...", flush=True)
-            results[scenario] = runners[scenario]()
+            try:
+                results[scenario] = runners[scenario]()
+            except Exception as exc:  # one broken scenario must not lose the others' numbers
+                results[scenario] = {"error": f"{type(exc).__name__}: {exc}"[-3000:]}
             print(f"[bench] {scenario} done in {time.perf_counter() - started:.0f} s: "
                   f"{json.dumps(results[scenario])[:400]}", flush=True)
 

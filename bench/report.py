@@ -172,6 +172,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = ok(results)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     if s := results.get("scaling"):
         bars = [p["bars"] / 1e6 for p in s["points"]]
@@ -212,8 +213,23 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _errors(results: dict[str, Any]) -> str:
+    failed = {k: v["error"] for k, v in results.items() if "error" in v}
+    if not failed:
+        return ""
+    lines = ["## Scenarios that failed in this run", ""]
+    lines += [f"* **{name}**: `{error.splitlines()[-1][:500]}`" for name, error in failed.items()]
+    return "\n".join(lines) + "\n"
+
+
+def ok(results: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in results.items() if "error" not in v}
+
+
 def render(results: dict[str, Any], meta: dict[str, Any], mode: str, chart_name: str) -> str:
     findings = FINDINGS.read_text().strip() if FINDINGS.exists() else ""
+    errors = _errors(results)
+    results = ok(results)
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     return f"""# Benchmarks
 
@@ -236,6 +252,7 @@ sampled every 50 ms.
 
 ![benchmarks]({chart_name})
 
+{errors}
 ## Absolute numbers
 
 {absolute(results)}

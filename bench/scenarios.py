@@ -216,7 +216,22 @@ def _asset_nodes(port: int) -> int:
         return len(json.loads(response.read())["data"]["assetNodes"] or [])
 
 
-def dagster_dev_ready(root: Path, n: int, timeout: float = 180) -> dict[str, Any]:
+def _load_status(port: int) -> str:
+    """The code location's load status or error, for a readiness timeout's message."""
+    query = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+             "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()[:1500]
+    except OSError as exc:
+        return f"webserver not answering ({exc})"
+
+
+def dagster_dev_ready(root: Path, n: int, timeout: float = 300) -> dict[str, Any]:
     """Seconds from ``dagster dev`` start until its GraphQL API serves the asset graph."""
     ws = Workspace(root, "dagster-dev")
     (ws.path / "dagster_home").mkdir()
@@ -243,7 +258,7 @@ def dagster_dev_ready(root: Path, n: int, timeout: float = 180) -> dict[str, Any
             except (OSError, KeyError, TypeError, ValueError):
                 pass
             time.sleep(0.25)
-        raise RuntimeError(f"dagster dev not ready within {timeout} s")
+        raise RuntimeError(f"dagster dev not ready within {timeout} s: {_load_status(port)}")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
