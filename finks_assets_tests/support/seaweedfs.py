@@ -142,8 +142,8 @@ def _stop_group(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=5)
+    try:  # weed often takes >5 s to drain; its data dir is a temp dir, so do not wait long
+        process.wait(timeout=2)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
