@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma list of scenarios: {','.join(ORDER)}")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--work-dir", help="scratch directory (default: a temp dir)")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="with --only: keep the other scenarios' results from the JSON "
+                             "next to --out (each result carries its own measured_at)")
     args = parser.parse_args(argv)
 
     name = "full" if args.full else "quick" if args.quick else "standard"
@@ -48,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     meta = report.machine()
     results: dict[str, object] = {}
+    previous = out.with_suffix(".json")
+    if args.keep_others and previous.exists():
+        kept = json.loads(previous.read_text())
+        if kept.get("mode") != name:
+            parser.error(f"{previous} holds a --{kept.get('mode')} run, not --{name}")
+        results = {k: v for k, v in kept["results"].items() if k not in only}
     with tempfile.TemporaryDirectory(prefix="finks-bench-", dir=args.work_dir) as tmp:
         root = Path(tmp)
         logs = root / "logs"
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[scenario] = runners[scenario]()
             except Exception as exc:  # one broken scenario must not lose the others' numbers
                 results[scenario] = {"error": f"{type(exc).__name__}: {exc}"[-3000:]}
+            results[scenario]["measured_at"] = report.machine()["date_utc"]
             print(f"[bench] {scenario} done in {time.perf_counter() - started:.0f} s: "
                   f"{json.dumps(results[scenario])[:400]}", flush=True)
 

@@ -238,7 +238,9 @@ def dagster_dev_ready(root: Path, n: int, timeout: float = 300) -> dict[str, Any
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(ws.path / "dagster_home"),
            "FINKS_DATA_DIR": ws.data_dir("finks"), "FINKS_UNIVERSE": ",".join(tickers(n)),
-           "DAGSTER_DISABLE_TELEMETRY": "1"}
+           "DAGSTER_DISABLE_TELEMETRY": "1",
+           # under `dagster dev` dagster-dbt may re-parse the project and needs `dbt` on PATH
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     dagster = Path(sys.executable).parent / "dagster"
     started = time.perf_counter()
     proc = subprocess.Popen(
