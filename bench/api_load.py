@@ -57,11 +57,11 @@ class Scenario:
 
     def sql(self, con: duckdb.DuckDBPyConnection) -> tuple[str, list[object]]:
         """Exactly the statement the API executes for ``path`` (same SQL, same parameters)."""
-        return datasets.page_query(
-            self.dataset, datasets.table_schema(con, self.dataset.table),
-            entities=self.entities, start=self.start, end=self.end, limit=DEFAULT_PAGE_SIZE,
-            after=None, as_json=True,
+        request = datasets.PageRequest(
+            entities=self.entities, start=self.start, end=self.end, limit=DEFAULT_PAGE_SIZE
         )
+        schema = datasets.table_schema(con, self.dataset.table)
+        return datasets.page_query(self.dataset, schema, request, as_json=True)
 
 
 SCENARIOS = (

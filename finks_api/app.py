@@ -159,12 +159,12 @@ def create_app(config: ApiConfig) -> FastAPI:
             raise InvalidParameter(f"start {start} is after end {end}")
         after = datasets.decode_cursor(dataset, cursor) if cursor else None
         chosen = negotiate(fmt, accept)
+        request = datasets.PageRequest(
+            entities=entities, start=start, end=end, limit=limit, after=after
+        )
         with snapshots.cursor() as (snapshot, cur):
             schema = snapshot.schema(dataset.table, cur)
-            page = datasets.fetch_page(
-                cur, dataset, schema, entities=entities, start=start, end=end, limit=limit,
-                after=after, as_arrow=chosen != "json",
-            )
+            page = datasets.fetch_page(cur, dataset, schema, request, as_arrow=chosen != "json")
         return encode(page, chosen)
 
     prices = [Depends(require_key(PRICES))]

@@ -171,16 +171,19 @@ def _json_expression(column: str, data_type: str, json_text: bool) -> str:
     return col
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """What a client asked for, already validated: entity filter, date range, page position."""
+
+    entities: Sequence[str] | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    limit: int = 1000
+    after: Sequence[object] | None = None  # key values of the previous page's last row
+
+
 def page_query(
-    dataset: Dataset,
-    schema: Schema,
-    *,
-    entities: Sequence[str] | None,
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int,
-    after: Sequence[object] | None,
-    as_json: bool,
+    dataset: Dataset, schema: Schema, request: PageRequest, *, as_json: bool
 ) -> tuple[str, list[object]]:
     """The SQL and bound parameters for one page (limit + 1 rows, to know if more follow).
 
@@ -203,6 +206,7 @@ def page_query(
         selected = f"to_json({{{fields}}})::varchar, {', '.join(map(_quoted, dataset.key))}"
     else:
         selected = ", ".join(map(_quoted, columns))
+    entities, start, end, after = request.entities, request.start, request.end, request.after
     where: list[str] = []
     params: list[object] = []
     if entities:
@@ -224,7 +228,7 @@ def page_query(
         f"{'where ' + ' and '.join(where) if where else ''} "
         f"order by {', '.join(map(_quoted, dataset.key))} limit ?"
     )
-    params.append(limit + 1)
+    params.append(request.limit + 1)
     return sql, params
 
 
@@ -232,19 +236,13 @@ def fetch_page(
     cur: duckdb.DuckDBPyConnection,
     dataset: Dataset,
     schema: Schema,
+    request: PageRequest,
     *,
-    entities: Sequence[str] | None,
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int,
-    after: Sequence[object] | None,
     as_arrow: bool = False,
 ) -> Page:
     """One page of ``dataset`` in key order, filtered by entity and date range."""
-    sql, params = page_query(
-        dataset, schema, entities=entities, start=start, end=end, limit=limit, after=after,
-        as_json=not as_arrow,
-    )
+    sql, params = page_query(dataset, schema, request, as_json=not as_arrow)
+    limit = request.limit
     try:
         result = cur.execute(sql, params)
     except duckdb.CatalogException as exc:
