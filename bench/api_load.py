@@ -128,12 +128,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {**os.environ, "FINKS_DATA_DIR": str(data_dir), "FINKS_UNIVERSE": ",".join(TICKERS),
            "PYTHONPATH": str(REPO)}
     log = open(data_dir / "api-bench-server.log", "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "finks_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "finks_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *extra],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.monotonic() + 60

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio.to_thread
 import duckdb
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -105,6 +106,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         snapshots.snapshot_dir.mkdir(parents=True, exist_ok=True)
         snapshots.remove_orphans()
         snapshots.maybe_refresh()  # take the first snapshot before the first request
+        # A few threads are enough to overlap DuckDB (which releases the GIL) with Python work;
+        # FastAPI's default of 40 only adds GIL contention and tail latency on small machines.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.query_threads
         yield
         snapshots.close()
 

@@ -7,7 +7,7 @@ wrong, so the response does not help guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
@@ -22,10 +22,14 @@ api_key_header = APIKeyHeader(
 UNAUTHORIZED = {"WWW-Authenticate": 'APIKey header="X-API-Key"'}
 
 
-def require_key(scope: str | None = None) -> Callable[..., ApiKeyRecord]:
+def require_key(scope: str | None = None) -> Callable[..., Awaitable[ApiKeyRecord]]:
     """A dependency that admits an active key (holding ``scope``, when given)."""
 
-    def dependency(request: Request, key: str | None = Security(api_key_header)) -> ApiKeyRecord:
+    # async: it only does a stat and a hash, so it runs on the event loop instead of costing a
+    # thread-pool hop per request.
+    async def dependency(
+        request: Request, key: str | None = Security(api_key_header)
+    ) -> ApiKeyRecord:
         store: KeyStore = request.app.state.key_store
         if not key:
             raise HTTPException(401, "missing X-API-Key header", headers=UNAUTHORIZED)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ def _serve(args: argparse.Namespace, config: ApiConfig) -> int:
     from finks_api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.query_threads:
+        config = dataclasses.replace(config, query_threads=args.query_threads)
     app = create_app(config)
     # uvicorn's own access log would repeat each request (with its query string); ours has the key id.
     uvicorn.run(app, host=args.host, port=args.port or config.port, access_log=False,
@@ -60,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: FINKS_API_PORT (8000)")
+    serve.add_argument("--query-threads", type=int, default=None,
+                       help="threads running DuckDB queries (default 4)")
     serve.set_defaults(handler=_serve)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")

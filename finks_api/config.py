@@ -19,6 +19,7 @@ class ApiConfig:
     snapshot_dir: Path
     port: int = 8000
     refresh_interval: float = 1.0  # seconds between warehouse mtime checks
+    query_threads: int = 4  # concurrent DuckDB queries (thread pool size); see app.lifespan
 
     @classmethod
     def from_settings(cls, settings: FinksSettings, **overrides: object) -> ApiConfig:
