@@ -12,12 +12,15 @@ from typing import Any
 import dagster as dg
 
 from finks_assets.assets.bronze import bronze_bars_1m
+from finks_assets.assets.fmp_gold import fmp_eod_reconciliation, fmp_reference_dbt_assets
+from finks_assets.assets.fmp_prices import bronze_fmp_eod, silver_bars_1d
+from finks_assets.assets.fmp_reference import fmp_reference_assets, universe_partitions_sensor
 from finks_assets.assets.gold import gold_dbt_assets
 from finks_assets.assets.silver import silver_bars_1m
 from finks_assets.automation.alerts import check_failure_alert, run_failure_alert
 from finks_assets.automation.freshness import freshness_checks, freshness_sensor
 from finks_assets.automation.gate_release import gate_release_sensor, gold_release_job
-from finks_assets.automation.jobs import daily_bars_job
+from finks_assets.automation.jobs import daily_bars_job_for, fmp_eod_job, fmp_reference_job
 from finks_assets.automation.schedules import after_close_schedule
 from finks_assets.automation.sensors import s3_arrival_sensor
 from finks_assets.logging import configure_logging
@@ -31,12 +34,13 @@ def build_definitions(
     """All Finks definitions for ``settings``; tests swap single resources via overrides."""
     configure_logging(settings.ops.log_format)
     return dg.Definitions(
-        assets=[bronze_bars_1m, silver_bars_1m, gold_dbt_assets()],
-        asset_checks=[*freshness_checks],
-        jobs=[daily_bars_job, gold_release_job],
+        assets=[bronze_bars_1m, silver_bars_1m, gold_dbt_assets(), bronze_fmp_eod, silver_bars_1d,
+                *fmp_reference_assets, fmp_reference_dbt_assets()],
+        asset_checks=[*freshness_checks, fmp_eod_reconciliation],
+        jobs=[daily_bars_job_for(settings.source), gold_release_job, fmp_eod_job, fmp_reference_job],
         schedules=[after_close_schedule],
         sensors=[run_failure_alert, check_failure_alert, gate_release_sensor, freshness_sensor,
-                 s3_arrival_sensor],
+                 s3_arrival_sensor, universe_partitions_sensor],
         resources={**build_resources(settings), **(resource_overrides or {})},
     )
 

@@ -24,6 +24,7 @@ from finks_assets.quality.ops_settings import (
     OpsSettings,
     parse_quality_overrides,
 )
+from finks_assets.sources.fmp.config import DEFAULT_RATE_LIMIT_PER_MINUTE, FmpSettings
 from finks_assets.storage_settings import (
     DEFAULT_BUCKETS,
     DEFAULT_GLUE_DATABASE,
@@ -33,11 +34,11 @@ from finks_assets.storage_settings import (
 from finks_assets.tickers import parse_universe
 
 FinksEnv = Literal["local", "s3", "aws"]
-SourceName = Literal["synthetic", "yfinance"]
+SourceName = Literal["synthetic", "yfinance", "fmp"]
 
 DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
 VALID_ENVS: tuple[str, ...] = ("local", "s3", "aws")
-VALID_SOURCES: tuple[str, ...] = ("synthetic", "yfinance")
+VALID_SOURCES: tuple[str, ...] = ("synthetic", "yfinance", "fmp")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
@@ -56,6 +57,8 @@ class FinksSettings:
     api_key_store: Path | None = None  # None: $FINKS_DATA_DIR/api/keys.json
     object_store: ObjectStoreSettings | None = None  # None in local mode; see storage_settings
     ops: OpsSettings = OpsSettings()  # logs, alerts, quality thresholds; see _ops
+    fmp: FmpSettings = FmpSettings()  # FMP_API_KEY (secret), FMP_BASE_URL, rate limit; see _fmp
+    universe_spec: str = ""  # FINKS_UNIVERSE as given, so a sensor can re-read the file
 
     @property
     def api_key_store_path(self) -> Path:
@@ -85,7 +88,8 @@ class FinksSettings:
             seed = int(seed_text)
         except ValueError as exc:
             raise SettingsError(f"FINKS_SYNTHETIC_SEED={seed_text!r} is not an integer") from exc
-        universe = parse_universe(environ.get("FINKS_UNIVERSE") or str(DEFAULT_UNIVERSE_FILE))
+        universe_spec = environ.get("FINKS_UNIVERSE") or str(DEFAULT_UNIVERSE_FILE)
+        universe = parse_universe(universe_spec)
         data_dir = Path(environ.get("FINKS_DATA_DIR") or ".finks").expanduser().absolute()
         port_text = environ.get("FINKS_API_PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -101,7 +105,26 @@ class FinksSettings:
             api_key_store=Path(key_store).expanduser().absolute() if key_store else None,
             object_store=_object_store(env, environ),
             ops=_ops(environ),
+            fmp=_fmp(source, environ),
+            universe_spec=universe_spec,
         )
+
+
+def _fmp(source: str, environ: Mapping[str, str]) -> FmpSettings:
+    """FMP's key (a secret: kept as SecretStr, never echoed), base URL and plan rate limit."""
+    key = (environ.get("FMP_API_KEY") or "").strip()
+    if source == "fmp" and not key:
+        raise SettingsError("FINKS_SOURCE=fmp needs FMP_API_KEY")
+    base_url = (environ.get("FMP_BASE_URL") or FmpSettings.base_url).strip().rstrip("/")
+    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+        raise SettingsError(f"FMP_BASE_URL={base_url!r} is not an http(s)://host[:port] URL")
+    rate_text = environ.get("FMP_RATE_LIMIT_PER_MINUTE") or str(DEFAULT_RATE_LIMIT_PER_MINUTE)
+    if not rate_text.isdigit() or int(rate_text) < 1:
+        raise SettingsError(f"FMP_RATE_LIMIT_PER_MINUTE={rate_text!r} is not a positive integer")
+    return FmpSettings(
+        api_key=SecretStr(key) if key else None, base_url=base_url,
+        rate_limit_per_minute=int(rate_text),
+    )
 
 
 def _ops(environ: Mapping[str, str]) -> OpsSettings:

@@ -18,9 +18,11 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
 from finks_assets.resources.lake import LakeResource
+from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.resources.warehouse import WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "finks_dbt"
+FMP_REFERENCE_SELECTOR = "tag:fmp_reference"
 _LAYER_BY_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "gold"}
 
 
@@ -79,14 +81,19 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
         partitions_def=trading_days,
         backfill_policy=SINGLE_RUN,
         name="finks_dbt",
+        # Ticker-partitioned FMP reference models build in their own unpartitioned dbt asset.
+        exclude=FMP_REFERENCE_SELECTOR,
     )
     def finks_dbt(
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
         lake: LakeResource,
         warehouse: WarehouseResource,
+        market_data: MarketDataResource,
     ):
         dbt_vars = dbt_window_vars(context, lake)
+        # FINKS_SOURCE=fmp: fct_daily_bars comes from FMP EOD (silver/bars_1d), not 1-minute bars.
+        dbt_vars["daily_bars_from"] = "bars_1d" if market_data.source == "fmp" else "bars_1m"
         context.log.info(f"dbt build for {dbt_vars['start_date']}..{dbt_vars['end_date']}")
         with warehouse.dbt_environment(), lake.dbt_environment():
             yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

@@ -12,7 +12,7 @@ import datetime as dt
 import dagster as dg
 
 from finks_assets import market_calendar
-from finks_assets.automation.jobs import daily_bars_job
+from finks_assets.automation.jobs import DAILY_BARS_JOB
 
 AFTER_CLOSE_CRON = "15 17 * * 1-5"
 
@@ -27,7 +27,7 @@ def after_close_decision(day: dt.date) -> dg.RunRequest | dg.SkipReason:
 @dg.schedule(
     cron_schedule=AFTER_CLOSE_CRON,
     execution_timezone=market_calendar.EXCHANGE_TZ,
-    job=daily_bars_job,
+    job_name=DAILY_BARS_JOB,  # the job's selection depends on FINKS_SOURCE (jobs.py)
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="After the close on trading days: ingest the day and rebuild gold for it.",
 )

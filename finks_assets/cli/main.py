@@ -41,7 +41,8 @@ def run_range(
     job = defs.resolve_job_def(DAILY_BARS_JOB)
     run_config = {}
     if tickers:
-        run_config = {"ops": {"bronze__bars_1m": {"config": {"tickers": list(tickers)}}}}
+        bronze_op = "bronze__fmp_eod" if settings.source == "fmp" else "bronze__bars_1m"
+        run_config = {"ops": {bronze_op: {"config": {"tickers": list(tickers)}}}}
     result = job.execute_in_process(
         run_config=run_config,
         instance=instance,
@@ -80,7 +81,24 @@ def demo(args: argparse.Namespace) -> int:
         print(f"Run {result.run_id} FAILED after {elapsed:.1f}s (steps: {failed})", file=sys.stderr)
         return 1
     print(f"Run {result.run_id} succeeded in {elapsed:.1f}s\n")
+    if settings.source == "fmp" and not _fmp_reference(settings, result, tickers):
+        return 1
     return summary(args)
+
+
+def _fmp_reference(settings: FinksSettings, prices: dg.ExecuteInProcessResult,
+                   tickers: Sequence[str] | None) -> bool:
+    """FINKS_SOURCE=fmp: report tickers FMP failed, then build profiles and fundamentals."""
+    from finks_assets.cli.fmp_demo import failed_tickers, run_fmp_reference
+
+    for asset, names in failed_tickers(prices).items():
+        print(f"  {asset}: FMP failed for {', '.join(names)} (reasons in the audit/metadata)")
+    with _instance() as instance:
+        result = run_fmp_reference(settings, list(tickers or settings.universe), instance)
+    for asset, names in failed_tickers(result).items():
+        print(f"  {asset}: FMP failed for {', '.join(names)}")
+    print(f"FMP reference run {result.run_id}: {'succeeded' if result.success else 'FAILED'}\n")
+    return result.success
 
 
 def summary(_args: argparse.Namespace) -> int:

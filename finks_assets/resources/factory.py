@@ -14,12 +14,14 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from finks_assets.assets.bronze import UniverseResource
+from finks_assets.assets.fmp_reference import UniverseSpecResource
 from finks_assets.assets.gold import DBT_PROJECT_DIR
 from finks_assets.automation.alerts import AlertResource
 from finks_assets.lake.io_manager import LakeParquetIOManager
 from finks_assets.quality.ops_settings import SLACK_TOKEN_VAR, WEBHOOK_URL_VAR
 from finks_assets.quality.thresholds import build_quality_resource
 from finks_assets.resources.catalog import GlueCatalogResource
+from finks_assets.resources.fmp import FmpResource
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.resources.warehouse import WarehouseResource
@@ -44,7 +46,18 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
         ),
         "quality": build_quality_resource(settings.ops.quality_overrides),
         "alerts": _alerts(settings),
+        "fmp": _fmp(settings),
+        "universe_spec": UniverseSpecResource(spec=settings.universe_spec),
     }
+
+
+def _fmp(settings: FinksSettings) -> FmpResource:
+    """FMP with its key as an EnvVar reference: the value never enters resource config."""
+    fmp = settings.fmp
+    return FmpResource(
+        api_key=dg.EnvVar("FMP_API_KEY") if fmp.api_key else "",
+        base_url=fmp.base_url, rate_limit_per_minute=fmp.rate_limit_per_minute,
+    )
 
 
 def _alerts(settings: FinksSettings) -> AlertResource:

@@ -15,28 +15,29 @@
     Models must also keep `-- depends_on: {{ source('silver', '<table>') }}` so the lineage
     graph maps silver -> staging whatever the target.
 -#}
-{% macro silver_relation(table_name) %}
-    {{ return(adapter.dispatch('silver_relation', 'finks')(table_name)) }}
+{#- source_name / partition_key: the FMP per-ticker tables live in source silver_fmp under ticker=<T>/ -#}
+{% macro silver_relation(table_name, source_name='silver', partition_key='trade_date') %}
+    {{ return(adapter.dispatch('silver_relation', 'finks')(table_name, source_name, partition_key)) }}
 {% endmacro %}
 
 
-{% macro default__silver_relation(table_name) %}
-    {{ return(source('silver', table_name)) }}
+{% macro default__silver_relation(table_name, source_name='silver', partition_key='trade_date') %}
+    {{ return(source(source_name, table_name)) }}
 {% endmacro %}
 
 
-{% macro duckdb__silver_relation(table_name) %}
+{% macro duckdb__silver_relation(table_name, source_name='silver', partition_key='trade_date') %}
     {%- set root = (var('lake_root') | string | trim).rstrip('/') -%}
     {%- if root == '' -%}
         {{ exceptions.raise_compiler_error("var lake_root is empty") }}
     {%- endif -%}
-    {%- set pattern = root ~ '/silver/' ~ table_name ~ '/trade_date=*/[!.]*.parquet' -%}
+    {%- set pattern = root ~ '/silver/' ~ table_name ~ '/' ~ partition_key ~ '=*/[!.]*.parquet' -%}
     {%- set pattern_literal = "'" ~ (pattern | replace("'", "''")) ~ "'" -%}
     {%- if execute -%}
         {%- set matches = run_query("select count(*) from glob(" ~ pattern_literal ~ ")") -%}
         {%- if matches.columns[0].values()[0] == 0 -%}
             {{ log("silver_relation: no files match " ~ pattern ~ "; reading an empty " ~ table_name, info=true) }}
-            {{ return(finks_empty_silver_relation(table_name)) }}
+            {{ return(finks_empty_silver_relation(table_name, source_name)) }}
         {%- endif -%}
     {%- endif -%}
     {{ return("read_parquet(" ~ pattern_literal ~ ", hive_partitioning = true, union_by_name = true)") }}
@@ -44,9 +45,9 @@
 
 
 {#- A zero-row subquery with the columns (and data_types) declared for source('silver', table). -#}
-{% macro finks_empty_silver_relation(table_name) %}
+{% macro finks_empty_silver_relation(table_name, source_name='silver') %}
     {%- set node = graph.sources.values()
-        | selectattr('source_name', 'equalto', 'silver')
+        | selectattr('source_name', 'equalto', source_name)
         | selectattr('name', 'equalto', table_name)
         | first -%}
     {%- if not node or not node.columns -%}

@@ -12,9 +12,17 @@
     without vars, or with --full-refresh, the whole history is rebuilt.
 -#}
 
+-- depends_on: {{ ref('int_bars_1m__daily_rollup') }}
+-- depends_on: {{ ref('int_fmp__daily_bars') }}
+{# var daily_bars_from: 'bars_1m' (rolled up 1-minute bars, default) or 'bars_1d' (FMP EOD,
+   FINKS_SOURCE=fmp); Dagster passes it from FINKS_SOURCE. #}
 with daily as (
 
+    {% if var('daily_bars_from', 'bars_1m') == 'bars_1d' %}
+    select * from {{ ref('int_fmp__daily_bars') }}
+    {% else %}
     select * from {{ ref('int_bars_1m__daily_rollup') }}
+    {% endif %}
 
 )
 
