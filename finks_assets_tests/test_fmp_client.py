@@ -179,7 +179,7 @@ def test_rate_limiter_paces_real_requests(server):
         for symbol in ("A", "B", "C", "D"):
             client.profile(symbol)
     times = [r.at for r in server.requests]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert len(gaps) == 3 and min(gaps) >= 0.09  # 600/min = one request per 0.1 s
 
 

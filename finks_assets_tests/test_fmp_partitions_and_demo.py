@@ -8,7 +8,9 @@ import duckdb
 import pytest
 
 from finks_assets.assets.fmp_reference import (
-    UniverseSpecResource, tickers_partitions, universe_partitions_sensor,
+    UniverseSpecResource,
+    tickers_partitions,
+    universe_partitions_sensor,
 )
 from finks_assets.assets.gold import DBT_PROJECT_DIR
 from finks_assets.cli import main as cli

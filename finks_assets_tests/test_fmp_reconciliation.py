@@ -45,7 +45,7 @@ def test_reconcile_flags_only_rows_beyond_tolerance():
                          volume=[1000, 1000, 800])
     compared, bad = reconcile(ours, theirs)
     assert compared == 3
-    assert list(zip(bad["ticker"], bad["trade_date"])) == [("A", 2), ("B", 1)]  # close, volume
+    assert list(zip(bad["ticker"], bad["trade_date"], strict=True)) == [("A", 2), ("B", 1)]  # close, volume
 
 
 @pytest.mark.skipif(not (DBT_PROJECT_DIR / "target" / "manifest.json").exists(),

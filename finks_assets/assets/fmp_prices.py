@@ -14,10 +14,18 @@ from finks_assets import market_calendar
 from finks_assets.assets.bronze import AUDIT_COLUMNS, UniverseResource, write_audit
 from finks_assets.assets.config import TickerSelection
 from finks_assets.assets.fmp_lake import (
-    EOD_DATASET, SOURCE, eod_bronze_dir, eod_windows_overlapping, read_json_files, write_json,
+    EOD_DATASET,
+    SOURCE,
+    eod_bronze_dir,
+    eod_windows_overlapping,
+    read_json_files,
+    write_json,
 )
 from finks_assets.assets.fmp_outcomes import (
-    check_spec, failure_status, fetch_each, outcome_metadata,
+    check_spec,
+    failure_status,
+    fetch_each,
+    outcome_metadata,
 )
 from finks_assets.lake.layout import fetch_id
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days

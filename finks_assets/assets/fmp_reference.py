@@ -13,12 +13,19 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from finks_assets.assets.bronze import AUDIT_COLUMNS, UniverseResource, write_audit
+from finks_assets.assets.bronze import UniverseResource, write_audit
 from finks_assets.assets.fmp_lake import (
-    SOURCE, read_json_files, ticker_bronze_dir, ticker_silver_dir, write_json,
+    SOURCE,
+    read_json_files,
+    ticker_bronze_dir,
+    ticker_silver_dir,
+    write_json,
 )
 from finks_assets.assets.fmp_outcomes import (
-    check_spec, failure_status, fetch_each, outcome_metadata,
+    check_spec,
+    failure_status,
+    fetch_each,
+    outcome_metadata,
 )
 from finks_assets.lake.layout import fetch_id
 from finks_assets.resources.fmp import FmpResource
