@@ -57,7 +57,7 @@ api: install
 	$(BIN)/python -m finks_api.cli serve --host 127.0.0.1
 
 # Pipeline benchmarks (bench/, issue 8): not part of `make test`. BENCH_MODE=--standard (the sizes
-# in docs/benchmarks.md, ~30 min), --quick (smoke, minutes) or --full (the issue's sizes, hours).
+# in docs/benchmarks.md, ~15 min), --quick (smoke, minutes) or --full (the issue's sizes, hours).
 BENCH_MODE ?= --standard
 $(BIN)/.bench-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -2,7 +2,7 @@
 
 Runs the scenarios of issue 8, writes docs/benchmarks.md, docs/benchmarks.png and
 docs/benchmarks.json. ``--quick`` is a smoke run of a few minutes; ``--standard`` (the default,
-and what ``make bench`` runs) is sized to finish in about half an hour on a shared 2-core
+and what ``make bench`` runs) is sized to finish in about 15 minutes on a shared 2-core
 machine; ``--full`` uses the sizes the issue names (200 tickers x 252 sessions, ...). Every
 task runs in its own process with a one-hour timeout.
 """
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma list of scenarios: {','.join(ORDER)}")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--work-dir", help="scratch directory (default: a temp dir)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="re-render the doc and chart from the JSON next to --out "
+                             "(after editing bench/findings.md)")
     parser.add_argument("--keep-others", action="store_true",
                         help="with --only: keep the other scenarios' results from the JSON "
                              "next to --out (each result carries its own measured_at)")
@@ -49,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     out = Path(args.out)
+    if args.render_only:
+        saved = json.loads(out.with_suffix(".json").read_text())
+        report.chart(saved["results"], out.with_suffix(".png"))
+        out.write_text(report.render(saved["results"], saved["machine"], saved["mode"],
+                                     out.with_suffix(".png").name))
+        return 0
     meta = report.machine()
     results: dict[str, object] = {}
     previous = out.with_suffix(".json")
