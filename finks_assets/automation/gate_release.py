@@ -14,7 +14,7 @@ import dagster as dg
 
 from finks_assets.automation.alert_messages import RANGE_END_TAG, RANGE_START_TAG
 from finks_assets.automation.freshness import freshness_checks
-from finks_assets.automation.jobs import daily_bars_job
+from finks_assets.automation.jobs import FMP_EOD_PATH, daily_bars_job
 from finks_assets.partitions import trading_days
 from finks_assets.quality.gate import ranges_to_release
 
@@ -27,7 +27,9 @@ _AFTER_SILVER = _SILVER.downstream() - _SILVER
 gold_release_job = dg.define_asset_job(
     name=GOLD_RELEASE_JOB,
     # Everything after silver plus what it needs that silver does not (dbt seeds), never bronze.
-    selection=_AFTER_SILVER.upstream() - _SILVER.upstream() - dg.AssetSelection.checks(*freshness_checks),
+    # FMP EOD (upstream of gold through stg_fmp__bars_1d) is a fetch too: never part of a release.
+    selection=_AFTER_SILVER.upstream() - _SILVER.upstream() - FMP_EOD_PATH
+    - dg.AssetSelection.checks(*freshness_checks),
     partitions_def=trading_days,
     description="dbt gold for the partitions that passed the silver gate of a held range.",
 )
