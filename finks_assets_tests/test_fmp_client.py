@@ -159,6 +159,8 @@ def test_connection_refused_error_names_no_key():
 
 def test_urllib3_debug_logs_are_scrubbed(server, caplog):
     caplog.set_level(logging.DEBUG)
+    # Explicitly on urllib3 too: the kubernetes client (deploy tests) sets it to WARNING.
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     server.script("AAPL", fake.rate_limited())
     with client_for(server) as client:
         client.profile("AAPL")

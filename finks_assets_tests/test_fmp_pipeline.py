@@ -80,6 +80,10 @@ def acceptance(tmp_path_factory):
     root.addHandler(keep)
     old_level = root.level
     root.setLevel(logging.DEBUG)
+    # urllib3's own level too: the kubernetes client (deploy tests) sets it to WARNING.
+    urllib3_logger = logging.getLogger("urllib3")
+    old_urllib3_level = urllib3_logger.level
+    urllib3_logger.setLevel(logging.DEBUG)
     try:
         with FakeFmpServer(api_key=KEY) as server, dg.DagsterInstance.ephemeral() as instance:
             server.script("NVDA", fake.rate_limited(1), endpoint="eod")
@@ -95,6 +99,7 @@ def acceptance(tmp_path_factory):
     finally:
         root.removeHandler(keep)
         root.setLevel(old_level)
+        urllib3_logger.setLevel(old_urllib3_level)
         mp.undo()
 
 

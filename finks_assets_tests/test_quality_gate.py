@@ -19,6 +19,7 @@ import pytest
 from finks_assets.assets import silver as silver_module
 from finks_assets.assets.gold import DBT_PROJECT_DIR
 from finks_assets.automation.alert_messages import RANGE_START_TAG
+from finks_assets.automation.jobs import daily_bars_job_for
 from finks_assets.cli.main import run_range
 from finks_assets.definitions import build_definitions
 from finks_assets.quality import silver_gate
@@ -119,7 +120,10 @@ def test_a_dbt_staging_test_failure_blocks_marts_and_python_assets_downstream(
     base = build_definitions(settings, {"market_data": FaultyMarketData()})
     defs = dg.Definitions.merge(base, dg.Definitions(
         assets=[signals],
-        jobs=[dg.define_asset_job("with_signals", dg.AssetSelection.all(),
+        # The daily job's selection (trading-day assets of the 1-minute path) plus signals.
+        jobs=[dg.define_asset_job("with_signals",
+                                  daily_bars_job_for("synthetic").selection
+                                  | dg.AssetSelection.assets(signals),
                                   partitions_def=silver_module.trading_days)],
     ))
     result = defs.resolve_job_def("with_signals").execute_in_process(

@@ -64,9 +64,12 @@ class GlueCatalogResource(dg.ConfigurableResource):
     bucket_by_layer: dict[str, str] = {}
 
     def client(self):
+        """A Glue client on a fresh boto3 session, so the current credential chain is read."""
         import boto3
 
-        return boto3.client("glue", region_name=self.region, endpoint_url=self.endpoint_url)
+        return boto3.session.Session().client(
+            "glue", region_name=self.region, endpoint_url=self.endpoint_url
+        )
 
     def table_name(self, layer: str, dataset: str) -> str:
         return f"{layer}_{dataset}"

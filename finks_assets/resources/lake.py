@@ -46,10 +46,16 @@ class LakeResource(dg.ConfigurableResource):
         return self.store().zone_uri("silver")
 
     def s3_client(self):
-        """A boto3 S3 client for this endpoint (credentials from the AWS credential chain)."""
+        """A boto3 S3 client for this endpoint (credentials from the AWS credential chain).
+
+        A new session each time: boto3's default session resolves the chain once per process
+        and keeps the answer, so keys exported or rotated after the first call would be ignored.
+        """
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region
+        )
 
     @contextlib.contextmanager
     def dbt_environment(self) -> Iterator[None]:

@@ -7,5 +7,5 @@
     cast(reported_currency as varchar) as reported_currency,
     cast(filing_date as date) as filing_date,
     cast(accepted_at as timestamp) as accepted_at,
-    cast(fetched_at as timestamp with time zone) as fetched_at
+    cast(fetched_at as {{ finks_utc_timestamp_type() }}) as fetched_at
 {%- endmacro %}

@@ -23,7 +23,10 @@ daily as (
         min(low) as low,
         max_by(close, bar_ts) as close,
         cast(sum(volume) as bigint) as volume,
-        sum(close * volume) / nullif(sum(volume), 0) as vwap,
+        -- Notional summed as an exact decimal so a re-run gives the same bits whatever order
+        -- the threads feed the sum in.
+        cast(sum(cast(close * volume as decimal(38, 9))) as double) / nullif(sum(volume), 0)
+            as vwap,
         count(*) as bar_count,
         min(bar_ts) as first_bar_ts,
         max(bar_ts) as last_bar_ts,

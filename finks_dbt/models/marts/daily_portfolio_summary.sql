@@ -19,8 +19,13 @@ per_day as (
     select
         portfolio_id,
         trade_date,
-        sum(market_value) as market_value,
-        case when count(prev_close) = count(*) then sum(daily_pnl) end as daily_pnl,
+        -- Exact decimal sums: a double sum depends on the order the threads feed it, and
+        -- re-running the same data must give the same bits.
+        cast(sum(cast(market_value as decimal(38, 9))) as double) as market_value,
+        case
+            when count(prev_close) = count(*)
+                then cast(sum(cast(daily_pnl as decimal(38, 9))) as double)
+        end as daily_pnl,
         count(*) as holdings_count,
         {{ finks_json_object_agg('ticker', 'weight') }} as weights
     from positions

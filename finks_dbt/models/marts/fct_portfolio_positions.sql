@@ -78,8 +78,16 @@ valued as (
         close,
         lag(close) over (partition by portfolio_id, ticker order by trade_date) as prev_close,
         market_value,
-        market_value / nullif(sum(market_value) over (partition by portfolio_id, trade_date), 0)
-            as weight
+        -- The total is summed as an exact decimal: a double sum depends on the order the
+        -- threads feed it, which made re-runs differ in the last bits of every weight.
+        market_value / nullif(
+            cast(
+                sum(cast(market_value as decimal(38, 9)))
+                    over (partition by portfolio_id, trade_date)
+                as double
+            ),
+            0
+        ) as weight
     from positions
 
 )

@@ -12,5 +12,5 @@ select
     cast(country as varchar) as country,
     cast(market_cap as double) as market_cap,
     cast(is_etf as boolean) as is_etf,
-    cast(fetched_at as timestamp with time zone) as fetched_at
+    cast(fetched_at as {{ finks_utc_timestamp_type() }}) as fetched_at
 from {{ silver_relation('fmp_profile', 'silver_fmp', 'ticker') }} as profiles
