@@ -10,12 +10,30 @@ as an empty file: "materialized, market closed" is different from "never materia
 import datetime as dt
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from finks_assets.lake.layout import dataset_partition_dir, trade_date_key
 from finks_assets.resources.catalog import GlueCatalogResource
 from finks_assets.resources.lake import LakeResource
+
+
+def _rows_by_partition(trade_dates: pd.Series) -> dict[str, np.ndarray]:
+    """Row positions per ``YYYY-MM-DD`` key, in row order: one sort, not one mask per day.
+
+    A backfill hands over hundreds of days in one frame, so a boolean mask per partition would
+    cost O(days x rows).
+    """
+    codes, uniques = pd.factorize(pd.to_datetime(trade_dates), sort=False)
+    if (codes < 0).any():
+        raise ValueError(f"{int((codes < 0).sum())} row(s) have no trade_date")
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {
+        pd.Timestamp(day).date().isoformat(): order[bounds[i]:bounds[i + 1]]
+        for i, day in enumerate(uniques)
+    }
 
 
 def _layer_and_dataset(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -34,23 +52,22 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
         layer, dataset = _layer_and_dataset(context.asset_key)
         store = self.lake.store()
         keys = [trade_date_key(k) for k in context.asset_partition_keys]
-        dates = pd.to_datetime(obj["trade_date"]).dt.date.astype(str)
-        unexpected = sorted(set(dates) - set(keys))
+        positions = _rows_by_partition(obj["trade_date"])
+        unexpected = sorted(set(positions) - set(keys))
         if unexpected:
             raise ValueError(
                 f"{context.asset_key.to_user_string()} produced rows for trade dates outside the "
                 f"run's partitions: {unexpected[:5]}"
             )
-        body = obj.drop(columns=["trade_date"])
+        # One conversion for the whole run: an empty day keeps the real column types too.
+        table = pa.Table.from_pandas(obj.drop(columns=["trade_date"]), preserve_index=False)
         rows_per_partition: dict[str, int] = {}
         for key in keys:
-            part = body[dates.values == key]
-            table = pa.Table.from_pandas(part, preserve_index=False)
-            store.replace_partition(dataset_partition_dir(layer, dataset, key), table)
-            rows_per_partition[key] = len(part)
-        registered = self.catalog.register_partitions(
-            layer, dataset, pa.Schema.from_pandas(body, preserve_index=False), keys
-        )
+            rows = positions.get(key)
+            part = table.take(rows) if rows is not None else table.slice(0, 0)
+            store.replace_partition(dataset_partition_dir(layer, dataset, key), part)
+            rows_per_partition[key] = part.num_rows
+        registered = self.catalog.register_partitions(layer, dataset, table.schema, keys)
         context.add_output_metadata(
             {
                 "rows": int(len(obj)),

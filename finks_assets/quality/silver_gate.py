@@ -22,7 +22,7 @@ from finks_assets.lake.layout import dataset_partition_dir
 from finks_assets.lake.store import LakeStore
 from finks_assets.logging import get_logger
 from finks_assets.quality.gate import gate_metadata, held_partitions
-from finks_assets.quality.report import build_partition_report, markdown_summary, render_html
+from finks_assets.quality.report import build_partition_reports, markdown_summary, render_html
 from finks_assets.quality.report_store import report_relative_path, write_text
 from finks_assets.quality.thresholds import BarQualityThresholds
 from finks_assets.transforms.silver_bars import SilverResult
@@ -72,13 +72,12 @@ def silver_quality_metadata(
     history = read_silver_history(store, days[0], thresholds.row_count_trailing_sessions)
     outcomes = run_bar_checks(result.bars, days, history, thresholds)
     held = held_partitions(outcomes, BLOCKING_CHECK_NAMES, days)
-    reports, paths = [], {}
-    for day in days:
-        report = build_partition_report(day, result.bars, result.quarantine, outcomes, BAR_CHECKS)
-        relative = report_relative_path("silver", "bars_1m", day.isoformat())
+    reports = build_partition_reports(days, result.bars, result.quarantine, outcomes, BAR_CHECKS)
+    paths = {}
+    for report in reports:
+        relative = report_relative_path("silver", "bars_1m", report.trade_date.isoformat())
         write_text(store, relative, render_html(report, "silver/bars_1m"))
-        paths[day] = store.uri(relative)
-        reports.append(report)
+        paths[report.trade_date] = store.uri(relative)
     failed = sorted(name for name, o in outcomes.items() if not o.passed)
     log.info("silver/bars_1m %s..%s: failed checks %s, held partitions %s, reports %d",
              days[0], days[-1], failed or "none", sorted(held) or "none", len(paths))
