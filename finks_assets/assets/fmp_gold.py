@@ -17,7 +17,12 @@ import pyarrow.fs as pafs
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from finks_assets.assets.fmp_prices import SILVER_BARS_1D
-from finks_assets.assets.gold import FMP_REFERENCE_SELECTOR, FinksDbtTranslator, dbt_project
+from finks_assets.assets.gold import (
+    FMP_REFERENCE_SELECTOR,
+    FinksDbtTranslator,
+    dbt_project,
+    prune_dbt_target,
+)
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.warehouse import WarehouseResource
 
@@ -36,6 +41,7 @@ def fmp_reference_dbt_assets() -> dg.AssetsDefinition:
     def finks_dbt_fmp_reference(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                                 lake: LakeResource, warehouse: WarehouseResource):
         dbt_vars = {"lake_root": lake.lake_root_uri()}
+        prune_dbt_target(context)
         with warehouse.dbt_environment(), lake.dbt_environment():
             yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 

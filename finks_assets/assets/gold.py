@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from finks_assets.assets.dbt_artifacts import prune_invocation_dirs
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
@@ -60,6 +61,14 @@ def dbt_project() -> DbtProject:
     return project
 
 
+def prune_dbt_target(context: dg.AssetExecutionContext) -> None:
+    """Drop old per-run dbt target folders before adding one more (see dbt_artifacts)."""
+    project = dbt_project()
+    removed = prune_invocation_dirs(Path(project.project_dir) / project.target_path)
+    if removed:
+        context.log.info(f"removed {removed} old dbt target folder(s)")
+
+
 def dbt_window_vars(context: dg.AssetExecutionContext, lake: LakeResource) -> dict[str, str]:
     """The run's trading-date window and lake root, as dbt vars (dates are validated keys)."""
     days = partition_dates(context)
@@ -95,6 +104,7 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
         # FINKS_SOURCE=fmp: fct_daily_bars comes from FMP EOD (silver/bars_1d), not 1-minute bars.
         dbt_vars["daily_bars_from"] = "bars_1d" if market_data.source == "fmp" else "bars_1m"
         context.log.info(f"dbt build for {dbt_vars['start_date']}..{dbt_vars['end_date']}")
+        prune_dbt_target(context)
         with warehouse.dbt_environment(), lake.dbt_environment():
             yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
