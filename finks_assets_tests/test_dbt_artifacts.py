@@ -36,3 +36,22 @@ def test_nothing_to_do(tmp_path: Path) -> None:
     make_invocation(tmp_path, "finks_dbt_fmp_reference-0123abc-4567def", 5)
     assert prune_invocation_dirs(tmp_path, keep=1) == 0
     assert (tmp_path / "finks_dbt_fmp_reference-0123abc-4567def").is_dir()
+
+
+def test_manifest_is_stale_only_when_a_dbt_source_is_newer(tmp_path: Path) -> None:
+    from finks_assets.assets.gold import manifest_is_stale
+
+    (tmp_path / "models" / "marts").mkdir(parents=True)
+    model = tmp_path / "models" / "marts" / "fct.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(tmp_path, manifest)  # never parsed
+
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(model, (1_000, 1_000))
+    os.utime(manifest, (2_000, 2_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+
+    os.utime(model, (3_000, 3_000))  # the model was edited after the parse
+    assert manifest_is_stale(tmp_path, manifest)
