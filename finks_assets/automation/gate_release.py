@@ -14,7 +14,7 @@ import dagster as dg
 
 from finks_assets.automation.alert_messages import RANGE_END_TAG, RANGE_START_TAG
 from finks_assets.automation.freshness import freshness_checks
-from finks_assets.automation.jobs import FMP_EOD_PATH, daily_bars_job
+from finks_assets.automation.jobs import FMP_EOD_PATH, PARTITION_WRITER_TAG, daily_bars_job
 from finks_assets.partitions import trading_days
 from finks_assets.quality.gate import ranges_to_release
 
@@ -31,6 +31,7 @@ gold_release_job = dg.define_asset_job(
     selection=_AFTER_SILVER.upstream() - _SILVER.upstream() - FMP_EOD_PATH
     - dg.AssetSelection.checks(*freshness_checks),
     partitions_def=trading_days,
+    tags={PARTITION_WRITER_TAG: "gold"},
     description="dbt gold for the partitions that passed the silver gate of a held range.",
 )
 

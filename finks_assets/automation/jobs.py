@@ -15,6 +15,10 @@ from finks_assets.assets.fmp_reference import fmp_reference_assets, tickers_part
 from finks_assets.automation.freshness import freshness_checks
 from finks_assets.partitions import trading_days
 
+# The run-queue tag that keeps two runs from writing the same partitioned dataset at once
+# (dagster.yaml locally, deploy/helm on EKS: one run per distinct value).
+PARTITION_WRITER_TAG = "finks/partition-writer"
+
 DAILY_BARS_JOB = "daily_bars_pipeline"
 FMP_REFERENCE_JOB = "fmp_reference"
 FMP_EOD_JOB = "fmp_eod_prices"
@@ -34,6 +38,7 @@ def daily_bars_job_for(source: str) -> dg.UnresolvedAssetJobDefinition:
         selection=(dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness_checks)
                    - FMP_REFERENCE - other_path),
         partitions_def=trading_days,
+        tags={PARTITION_WRITER_TAG: "bars_1d" if source == "fmp" else "bars_1m"},
         description="Fetch -> bronze -> silver (quality-gated) -> dbt gold for trading days.",
     )
 
@@ -42,10 +47,12 @@ daily_bars_job = daily_bars_job_for("synthetic")
 
 fmp_eod_job = dg.define_asset_job(
     name=FMP_EOD_JOB, selection=FMP_EOD_PATH, partitions_def=trading_days,
+    tags={PARTITION_WRITER_TAG: "bars_1d"},
     description="FMP EOD prices to silver/bars_1d, e.g. as the reconciliation reference.",
 )
 
 fmp_reference_job = dg.define_asset_job(
     name=FMP_REFERENCE_JOB, selection=FMP_REFERENCE, partitions_def=tickers_partitions,
+    tags={PARTITION_WRITER_TAG: "fmp_reference"},
     description="FMP profiles and statements for ticker partitions, then dim_tickers/fundamentals.",
 )

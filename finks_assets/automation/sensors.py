@@ -16,6 +16,7 @@ import dagster as dg
 from finks_assets import market_calendar
 from finks_assets.assets.bronze import BARS_DATASET
 from finks_assets.assets.silver import SILVER_BARS, SILVER_QUARANTINE
+from finks_assets.automation.jobs import PARTITION_WRITER_TAG
 from finks_assets.lake.landing import (
     LANDING_ZONE,
     ArrivalCursor,
@@ -39,6 +40,7 @@ landed_bars_job = dg.define_asset_job(
         - dg.AssetSelection.groups("bronze")
     ),
     partitions_def=trading_days,
+    tags={PARTITION_WRITER_TAG: "bars_1m"},
     description="Silver -> gold for a trading day whose bronze payload landed in the bucket.",
 )
 
