@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 SAMPLE_ROWS = 20
 MAX_LISTED_TICKERS = 50
@@ -47,13 +48,22 @@ def _as_date(value: object) -> dt.date:
     return pd.Timestamp(value).date()
 
 
+def _scannable(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
+    """The frame as Arrow when it converts (DuckDB scans Arrow without copying, while a pandas
+    string column is turned into Python objects on every scan: 2x the cost of the checks)."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return frame  # e.g. an object column of mixed types: DuckDB's pandas scan copes
+
+
 def query(sql: str, params: list | None = None, **tables: pd.DataFrame) -> pd.DataFrame:
     """Run ``sql`` over the given frames (registered as views) in a private DuckDB."""
     con = duckdb.connect(config={"threads": 2})
     try:
         con.execute("set TimeZone = 'UTC'")
         for name, frame in tables.items():
-            con.register(name, frame)
+            con.register(name, _scannable(frame))
         return con.execute(sql, params or []).df()
     finally:
         con.close()

@@ -115,7 +115,9 @@ def clean_bars(bars: pd.DataFrame, days: list[dt.date], threads: int = 2) -> Sil
     con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": False})
     try:
         con.execute("set TimeZone = 'UTC'")
-        con.register("bars", bars)
+        # Arrow, not pandas: DuckDB scans it in place instead of turning every string into a
+        # Python object first.
+        con.register("bars", pa.Table.from_pandas(bars, preserve_index=False))
         con.register("sessions", sessions)
         con.execute(f"create temp table classified as {_CLEAN_SQL}")
         kept = con.execute("select count(*) from classified").fetchone()[0]
