@@ -24,7 +24,8 @@ from finks_api.config import DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE
 from finks_api.datasets import Dataset, DatasetMissing, InvalidParameter
 from finks_api.formats import MEDIA_TYPES, Format, encode, negotiate
 from finks_api.keys import KeyStore, KeyStoreError
-from finks_api.snapshot import WarehouseSnapshots, WarehouseUnavailable
+from finks_api.readers import GoldQueryFailed, build_reader
+from finks_api.snapshot import WarehouseUnavailable
 from finks_assets.tickers import InvalidTickerError, validate_ticker, validate_tickers
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ ERRORS = {
     401: {"model": models.Problem, "description": "Missing, invalid or revoked API key."},
     403: {"model": models.Problem, "description": "The key lacks the endpoint's scope."},
     422: {"description": "A parameter failed validation."},
+    502: {"model": models.Problem, "description": "The gold backend (Athena) failed the query."},
     503: {"model": models.Problem, "description": "The warehouse is not available yet."},
 }
 
@@ -97,20 +99,16 @@ def parse_portfolio_ids(portfolio_ids: str | None) -> list[str] | None:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
-    snapshots = WarehouseSnapshots(
-        config.warehouse_path, config.snapshot_dir, refresh_interval=config.refresh_interval
-    )
+    reader = build_reader(config)  # DuckDB snapshot (local/s3) or Athena (aws); readers.py
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        snapshots.snapshot_dir.mkdir(parents=True, exist_ok=True)
-        snapshots.remove_orphans()
-        snapshots.maybe_refresh()  # take the first snapshot before the first request
+        reader.open()
         # A few threads are enough to overlap DuckDB (which releases the GIL) with Python work;
         # FastAPI's default of 40 only adds GIL contention and tail latency on small machines.
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.query_threads
         yield
-        snapshots.close()
+        reader.close()
 
     app = FastAPI(
         title="Finks data API",
@@ -123,7 +121,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.key_store = KeyStore(config.key_store_path)
-    app.state.snapshots = snapshots
+    app.state.reader = reader
     app.add_middleware(AccessLogMiddleware)
 
     @app.exception_handler(InvalidParameter)
@@ -137,6 +135,10 @@ def create_app(config: ApiConfig) -> FastAPI:
     @app.exception_handler(WarehouseUnavailable)
     async def _unavailable(request: Request, exc: WarehouseUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(GoldQueryFailed)
+    async def _query_failed(request: Request, exc: GoldQueryFailed) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=502)
 
     @app.exception_handler(KeyStoreError)
     async def _key_store(request: Request, exc: KeyStoreError) -> JSONResponse:
@@ -166,10 +168,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         request = datasets.PageRequest(
             entities=entities, start=start, end=end, limit=limit, after=after
         )
-        with snapshots.cursor() as (snapshot, cur):
-            schema = snapshot.schema(dataset.table, cur)
-            page = datasets.fetch_page(cur, dataset, schema, request, as_arrow=chosen != "json")
-        return encode(page, chosen)
+        return encode(reader.page(dataset, request, as_arrow=chosen != "json"), chosen)
 
     prices = [Depends(require_key(PRICES))]
 
@@ -237,15 +236,7 @@ def create_app(config: ApiConfig) -> FastAPI:
              response_model=models.Freshness, responses=ERRORS)
     def freshness() -> dict[str, object]:
         """Latest trade_date and row count per gold table, and the age of the served snapshot."""
-        with snapshots.cursor() as (snapshot, cur):
-            tables = datasets.freshness(cur)
-        return {
-            "snapshot_taken_at": dt.datetime.fromtimestamp(snapshot.taken_at, dt.UTC),
-            "warehouse_modified_at": dt.datetime.fromtimestamp(
-                snapshot.source_stamp[0] / 1e9, dt.UTC
-            ),
-            "tables": tables,
-        }
+        return reader.freshness()
 
     @app.get("/healthz", tags=["probes"])
     def healthz() -> dict[str, str]:
@@ -254,11 +245,10 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     @app.get("/readyz", tags=["probes"], responses={503: {"model": models.Problem}})
     def readyz() -> JSONResponse:
-        """Readiness: a warehouse snapshot is open and answers a query."""
+        """Readiness: a warehouse snapshot answers a query (aws: Glue and the workgroup answer)."""
         try:
-            with snapshots.cursor() as (_, cur):
-                cur.execute("select 1").fetchone()
-        except (WarehouseUnavailable, duckdb.Error) as exc:
+            reader.check_ready()
+        except WarehouseUnavailable as exc:
             return JSONResponse({"status": "not ready", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 

@@ -13,6 +13,20 @@ MAX_FILTER_VALUES = 100
 
 
 @dataclass(frozen=True)
+class AthenaConfig:
+    """Where the ``aws`` backend reads gold: Athena over the Glue database dbt-athena builds."""
+
+    region: str
+    workgroup: str
+    output_location: str  # ResultConfiguration.OutputLocation (s3://bucket/prefix/)
+    endpoint_url: str | None = None  # None: AWS' own endpoints; set in tests (moto)
+    database: str = "gold"  # the dbt `athena` target's schema (finks_dbt/profiles.yml)
+    query_timeout: float = 30.0  # seconds a query may run before it is stopped (-> 503)
+    first_poll: float = 0.05  # seconds; polls back off x2 up to max_poll
+    max_poll: float = 1.0
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     warehouse_path: Path
     key_store_path: Path
@@ -20,6 +34,7 @@ class ApiConfig:
     port: int = 8000
     refresh_interval: float = 1.0  # seconds between warehouse mtime checks
     query_threads: int = 4  # concurrent DuckDB queries (thread pool size); see app.lifespan
+    athena: AthenaConfig | None = None  # set (FINKS_ENV=aws): read gold through Athena instead
 
     @classmethod
     def from_settings(cls, settings: FinksSettings, **overrides: object) -> ApiConfig:
@@ -29,5 +44,14 @@ class ApiConfig:
             "snapshot_dir": settings.data_dir / "api" / "snapshots",
             "port": settings.api_port,
         }
+        if settings.env == "aws" and settings.object_store is not None:
+            store = settings.object_store
+            values["athena"] = AthenaConfig(
+                region=store.region,
+                workgroup=settings.athena_workgroup,
+                output_location=settings.athena_results_uri
+                or f"s3://{store.gold_bucket}/athena-results/",
+                endpoint_url=store.endpoint_url,
+            )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

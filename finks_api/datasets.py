@@ -60,6 +60,7 @@ def _ticker(value: object) -> str:
         raise InvalidParameter(str(exc)) from exc
 
 
+DATE_COLUMNS = frozenset({"trade_date"})  # key/filter columns whose values are dates
 KEY_VALIDATORS: dict[str, Callable[[object], object]] = {
     "ticker": _ticker,
     "portfolio_id": validate_portfolio_id,
@@ -206,22 +207,7 @@ def page_query(
         selected = f"to_json({{{fields}}})::varchar, {', '.join(map(_quoted, dataset.key))}"
     else:
         selected = ", ".join(map(_quoted, columns))
-    entities, start, end, after = request.entities, request.start, request.end, request.after
-    where: list[str] = []
-    params: list[object] = []
-    if entities:
-        where.append(f"{_quoted(dataset.entity_column)} in ({', '.join('?' * len(entities))})")
-        params.extend(entities)
-    if dataset.date_column and start is not None:
-        where.append(f"{_quoted(dataset.date_column)} >= ?")
-        params.append(start)
-    if dataset.date_column and end is not None:
-        where.append(f"{_quoted(dataset.date_column)} <= ?")
-        params.append(end)
-    if after is not None:
-        where.append(_seek_predicate(dataset.key))
-        for i in range(len(dataset.key)):
-            params.extend(after[: i + 1])
+    where, params = filters(dataset, request)
     sql = (
         f"select {selected} "  # noqa: S608 - identifiers are constants/catalog names checked by _quoted
         f"from {GOLD_SCHEMA}.{_quoted(dataset.table)} "
@@ -230,6 +216,37 @@ def page_query(
     )
     params.append(request.limit + 1)
     return sql, params
+
+
+def filters(
+    dataset: Dataset, request: PageRequest, *, date_placeholder: str = "?"
+) -> tuple[list[str], list[object]]:
+    """The WHERE terms (entity, date range, seek) and their bound values, in placeholder order.
+
+    Shared by the DuckDB and Athena readers. ``date_placeholder`` is how a date value is bound:
+    DuckDB takes a ``datetime.date`` as ``?``; Athena's execution parameters are literals, so
+    its reader passes ``cast(? as date)`` and binds the ISO text.
+    """
+    def bound(column: str) -> str:
+        return date_placeholder if column in DATE_COLUMNS else "?"
+
+    entities, start, end, after = request.entities, request.start, request.end, request.after
+    where: list[str] = []
+    params: list[object] = []
+    if entities:
+        where.append(f"{_quoted(dataset.entity_column)} in ({', '.join('?' * len(entities))})")
+        params.extend(entities)
+    if dataset.date_column and start is not None:
+        where.append(f"{_quoted(dataset.date_column)} >= {bound(dataset.date_column)}")
+        params.append(start)
+    if dataset.date_column and end is not None:
+        where.append(f"{_quoted(dataset.date_column)} <= {bound(dataset.date_column)}")
+        params.append(end)
+    if after is not None:
+        where.append(_seek_predicate(dataset.key, bound))
+        for i in range(len(dataset.key)):
+            params.extend(after[: i + 1])
+    return where, params
 
 
 def fetch_page(
@@ -264,12 +281,12 @@ def fetch_page(
     return page
 
 
-def _seek_predicate(key: Sequence[str]) -> str:
+def _seek_predicate(key: Sequence[str], bound: Callable[[str], str]) -> str:
     """(k1 > ?) or (k1 = ? and k2 > ?) or ...: rows strictly after the cursor in key order."""
     terms = []
     for i, column in enumerate(key):
-        equal = [f"{_quoted(k)} = ?" for k in key[:i]]
-        terms.append("(" + " and ".join([*equal, f"{_quoted(column)} > ?"]) + ")")
+        equal = [f"{_quoted(k)} = {bound(k)}" for k in key[:i]]
+        terms.append("(" + " and ".join([*equal, f"{_quoted(column)} > {bound(column)}"]) + ")")
     return "(" + " or ".join(terms) + ")"
 
 

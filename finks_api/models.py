@@ -70,8 +70,8 @@ class TableFreshness(BaseModel):
 
 
 class Freshness(BaseModel):
-    snapshot_taken_at: dt.datetime
-    warehouse_modified_at: dt.datetime
+    snapshot_taken_at: dt.datetime  # aws (Athena): when the freshness query ran
+    warehouse_modified_at: dt.datetime | None  # null on aws: Glue has no single modification time
     tables: list[TableFreshness]
 
 

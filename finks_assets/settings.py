@@ -59,6 +59,8 @@ class FinksSettings:
     ops: OpsSettings = OpsSettings()  # logs, alerts, quality thresholds; see _ops
     fmp: FmpSettings = FmpSettings()  # FMP_API_KEY (secret), FMP_BASE_URL, rate limit; see _fmp
     universe_spec: str = ""  # FINKS_UNIVERSE as given, so a sensor can re-read the file
+    athena_workgroup: str = "primary"  # FINKS_ATHENA_WORKGROUP, for the API's Athena reader
+    athena_results_uri: str | None = None  # FINKS_ATHENA_RESULTS_URI; None: <gold>/athena-results/
 
     @property
     def api_key_store_path(self) -> Path:
@@ -107,7 +109,19 @@ class FinksSettings:
             ops=_ops(environ),
             fmp=_fmp(source, environ),
             universe_spec=universe_spec,
+            **_athena(environ),
         )
+
+
+def _athena(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Athena workgroup and query-results location (what deploy/infra exports in aws mode)."""
+    workgroup = (environ.get("FINKS_ATHENA_WORKGROUP") or "primary").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._\-]{1,128}", workgroup):
+        raise SettingsError(f"FINKS_ATHENA_WORKGROUP={workgroup!r} is not an Athena workgroup name")
+    results = (environ.get("FINKS_ATHENA_RESULTS_URI") or "").strip() or None
+    if results is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?", results):
+        raise SettingsError(f"FINKS_ATHENA_RESULTS_URI={results!r} is not an s3://bucket/prefix/ URI")
+    return {"athena_workgroup": workgroup, "athena_results_uri": results}
 
 
 def _fmp(source: str, environ: Mapping[str, str]) -> FmpSettings:

@@ -9,7 +9,6 @@ NOT exercised here (see docs/storage.md).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +16,13 @@ import boto3
 import dagster as dg
 import pyarrow as pa
 import pytest
-from moto.server import ThreadedMotoServer
 
 from finks_assets.assets.bronze import bronze_bars_1m
 from finks_assets.assets.silver import silver_bars_1m
 from finks_assets.resources.catalog import CatalogError, GlueCatalogResource
 from finks_assets.resources.factory import build_resources
 from finks_assets.settings import FinksSettings
+from finks_assets_tests.moto_support import moto_server
 
 REGION = "us-east-1"
 DATABASE = "finks_test"
@@ -31,19 +30,8 @@ DATABASE = "finks_test"
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as patch:  # the AWS credential chain, as on a real host
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_REGION", REGION)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
+    with moto_server(REGION) as endpoint:
+        yield endpoint
 
 
 def glue(endpoint: str):
