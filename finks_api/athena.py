@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+from botocore.config import Config
 
 from finks_api import datasets
 from finks_api.config import MAX_PAGE_SIZE, AthenaConfig
@@ -52,6 +53,11 @@ SCHEMA_TTL = 60.0  # seconds a table's Glue column list is reused
 RESULTS_PAGE = 1000  # get_query_results' maximum page size
 THROTTLED = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 FAILED_MESSAGE = "gold query failed"
+# Bounded calls: a request fails in seconds when AWS is unreachable instead of hanging a
+# worker thread; "standard" retries back off on throttling and transient errors.
+CLIENT_CONFIG = Config(
+    connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3}
+)
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,10 @@ class AthenaReader:
                 import boto3
 
                 self._clients[service] = boto3.session.Session().client(
-                    service, region_name=self.config.region, endpoint_url=self.config.endpoint_url
+                    service,
+                    region_name=self.config.region,
+                    endpoint_url=self.config.endpoint_url,
+                    config=CLIENT_CONFIG,
                 )
             return self._clients[service]
 

@@ -27,6 +27,7 @@ import dataclasses
 import io
 import json
 import logging
+import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -426,3 +427,19 @@ def test_freshness_from_glue_and_one_athena_query(aws: Aws) -> None:
     assert body["warehouse_modified_at"] is None and body["snapshot_taken_at"]
     (execution,) = aws.executions()
     assert execution["Query"].count("union all") == 1 and "ExecutionParameters" not in execution
+
+
+def test_unreachable_aws_is_503_not_500(app_config: ApiConfig) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    assert app_config.athena is not None
+    config = dataclasses.replace(
+        app_config, athena=dataclasses.replace(app_config.athena, endpoint_url=closed)
+    )
+    key = KeyStore(config.key_store_path).create(["prices:read"]).key
+    with TestClient(create_app(config)) as client:
+        answer = client.get("/v1/daily-bars/AAPL", headers={"X-API-Key": key})
+        assert answer.status_code == 503
+        assert answer.json() == {"detail": "the gold backend is not reachable"}
+        assert client.get("/readyz").status_code == 503
