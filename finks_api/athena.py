@@ -326,7 +326,11 @@ class AthenaReader:
                         len(columns),
                     )
                     raise GoldQueryFailed(FAILED_MESSAGE)
-                rows.append([_convert(v, c) for v, c in zip(values, columns, strict=True)])
+                try:
+                    rows.append([_convert(v, c) for v, c in zip(values, columns, strict=True)])
+                except (ValueError, KeyError, ArithmeticError) as exc:  # bad number/date/zone
+                    log.warning("athena query %s: unreadable value (%s)", query_id, exc)
+                    raise GoldQueryFailed(FAILED_MESSAGE) from None
             token = answer.get("NextToken")
             if not token or (max_rows is not None and len(rows) >= max_rows):
                 return columns, rows[:max_rows] if max_rows is not None else rows
@@ -375,9 +379,14 @@ class AthenaReader:
         last = [rows[-1][by_name[k]] for k in dataset.key] if more else None
         cursor = datasets.encode_cursor(last) if last is not None else None
         if as_arrow:
-            arrays = [
-                pa.array([row[i] for row in rows], type=_arrow_type(described[i])) for i in order
-            ]
+            try:
+                arrays = [
+                    pa.array([row[i] for row in rows], type=_arrow_type(described[i]))
+                    for i in order
+                ]
+            except pa.ArrowException as exc:  # e.g. a decimal wider than its declared precision
+                log.warning("athena answer for %s does not fit its types (%s)", dataset.table, exc)
+                raise GoldQueryFailed(FAILED_MESSAGE) from None
             return Page(json_rows=None, table=pa.table(arrays, names=columns), next_cursor=cursor)
         json_rows = [
             json.dumps(

@@ -1,4 +1,4 @@
-"""The gold tables the API serves, and the only code that writes SQL for them.
+"""The gold tables the API serves, and the SQL for them (``athena.py`` has Athena's variant).
 
 Every statement is assembled from the constant identifiers below (never from request data);
 values from the request only ever travel as bound ``?`` parameters. Pagination is keyset

@@ -385,6 +385,14 @@ def test_failed_query_is_502_without_internals(aws: Aws, caplog: pytest.LogCaptu
     assert SECRET not in caplog.text and KEY_ID not in caplog.text
 
 
+def test_unreadable_result_value_is_502(aws: Aws) -> None:
+    broken = bar("2025-11-24")
+    broken[5] = "12x"  # volume is a bigint
+    aws.preset(BARS_COLUMNS, [broken])
+    answer = aws.get("/v1/daily-bars/AAPL")
+    assert answer.status_code == 502 and answer.json() == {"detail": "gold query failed"}
+
+
 def test_slow_query_is_stopped_and_503(aws: Aws) -> None:
     transition = {
         "model_name": "athena::execution",
