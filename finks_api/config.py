@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finks_assets.settings import FinksSettings
+from finks_assets.storage_settings import DEFAULT_GOLD_GLUE_DATABASE
 
 MAX_PAGE_SIZE = 5000
 DEFAULT_PAGE_SIZE = 1000
@@ -20,7 +21,8 @@ class AthenaConfig:
     workgroup: str
     output_location: str  # ResultConfiguration.OutputLocation (s3://bucket/prefix/)
     endpoint_url: str | None = None  # None: AWS' own endpoints; set in tests (moto)
-    database: str = "gold"  # the dbt `athena` target's schema (finks_dbt/profiles.yml)
+    # The dbt `athena` target's schema (finks_dbt/profiles.yml): FINKS_GOLD_GLUE_DATABASE.
+    database: str = DEFAULT_GOLD_GLUE_DATABASE
     query_timeout: float = 30.0  # seconds a query may run before it is stopped (-> 503)
     first_poll: float = 0.05  # seconds; polls back off x2 up to max_poll
     max_poll: float = 1.0
@@ -52,6 +54,7 @@ class ApiConfig:
                 output_location=settings.athena_results_uri
                 or f"s3://{store.gold_bucket}/athena-results/",
                 endpoint_url=store.endpoint_url,
+                database=store.gold_glue_database,
             )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

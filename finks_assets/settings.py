@@ -29,6 +29,7 @@ from finks_assets.storage_settings import (
     DEFAULT_BUCKETS,
     DEFAULT_GLUE_DATABASE,
     DEFAULT_REGION,
+    GOLD_GLUE_DATABASE_SUFFIX,
     ObjectStoreSettings,
 )
 from finks_assets.tickers import parse_universe
@@ -159,6 +160,14 @@ def _ops(environ: Mapping[str, str]) -> OpsSettings:
     )
 
 
+def _glue_database(environ: Mapping[str, str], variable: str, default: str) -> str:
+    """A Glue/Athena database name: lower case, digits and '_' only (Athena rejects '-')."""
+    name = (environ.get(variable) or default).strip()
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", name):
+        raise SettingsError(f"{variable}={name!r} is not a Glue database name")
+    return name
+
+
 def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings | None:
     """S3/AWS settings from the standard AWS variables plus one bucket variable per zone."""
     if env == "local":
@@ -175,9 +184,9 @@ def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings |
     for zone, bucket in buckets.items():
         if not _BUCKET_NAME.fullmatch(bucket):
             raise SettingsError(f"FINKS_{zone.upper()}_BUCKET={bucket!r} is not a valid S3 bucket name")
-    glue_database = (environ.get("FINKS_GLUE_DATABASE") or DEFAULT_GLUE_DATABASE).strip()
-    if not re.fullmatch(r"[a-z0-9_]{1,255}", glue_database):
-        raise SettingsError(f"FINKS_GLUE_DATABASE={glue_database!r} is not a Glue database name")
+    glue_database = _glue_database(environ, "FINKS_GLUE_DATABASE", DEFAULT_GLUE_DATABASE)
+    gold_glue_database = _glue_database(environ, "FINKS_GOLD_GLUE_DATABASE",
+                                        glue_database + GOLD_GLUE_DATABASE_SUFFIX)
     key_id, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
     if env == "s3" and not (key_id and secret):
         raise SettingsError("FINKS_ENV=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -189,6 +198,7 @@ def _object_store(env: str, environ: Mapping[str, str]) -> ObjectStoreSettings |
         silver_bucket=buckets["silver"],
         gold_bucket=buckets["gold"],
         glue_database=glue_database,
+        gold_glue_database=gold_glue_database,
         access_key_id=SecretStr(key_id) if key_id else None,
         secret_access_key=SecretStr(secret) if secret else None,
     )

@@ -25,6 +25,10 @@ ZONE_BUCKET = {"bronze": "bronze", "audit": "bronze", "landing": "bronze", "silv
                "reports": "gold", "gold": "gold"}
 DEFAULT_REGION = "us-east-1"
 DEFAULT_GLUE_DATABASE = "finks"
+# aws mode: dbt-athena builds gold in its own Glue database, by default "<glue database>_gold",
+# so each stack (finks_staging, finks_prod) gets its own gold database its IRSA roles are granted.
+GOLD_GLUE_DATABASE_SUFFIX = "_gold"
+DEFAULT_GOLD_GLUE_DATABASE = DEFAULT_GLUE_DATABASE + GOLD_GLUE_DATABASE_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ObjectStoreSettings:
     silver_bucket: str = DEFAULT_BUCKETS["silver"]
     gold_bucket: str = DEFAULT_BUCKETS["gold"]
     glue_database: str = DEFAULT_GLUE_DATABASE  # aws mode: where silver tables are registered
+    gold_glue_database: str = DEFAULT_GOLD_GLUE_DATABASE  # aws mode: where dbt-athena builds gold
     access_key_id: SecretStr | None = field(default=None, repr=False)
     secret_access_key: SecretStr | None = field(default=None, repr=False)
 

@@ -48,6 +48,7 @@ from finks_assets_tests.moto_support import moto_server
 REGION = "us-east-1"
 WORKGROUP = "finks-api-test"
 RESULTS_URI = "s3://finks-athena-results-test/api/"
+GOLD_DATABASE = "finks_test_gold"  # FINKS_GOLD_GLUE_DATABASE: the stack's gold Glue database
 KEY_ID, SECRET = "AKIAMOTOTESTKEY00001", "moto-secret-Zq81xW"  # fake; never in a response or log
 INJECTION = "' OR 1=1--"
 
@@ -162,20 +163,20 @@ class Aws:
 
 
 def _gold_catalog(endpoint: str) -> None:
-    """The Glue side dbt-athena leaves behind: database ``gold``, marts with trade_date last."""
+    """The Glue side dbt-athena leaves behind: the gold database, marts with trade_date last."""
     glue = boto3.client("glue", region_name=REGION, endpoint_url=endpoint)
-    glue.create_database(DatabaseInput={"Name": "gold"})
+    glue.create_database(DatabaseInput={"Name": GOLD_DATABASE})
     for table, columns in (
         ("fct_daily_bars", BARS_COLUMNS),
         ("daily_portfolio_summary", PORTFOLIO_COLUMNS),
     ):
         glue.create_table(
-            DatabaseName="gold",
+            DatabaseName=GOLD_DATABASE,
             TableInput={
                 "Name": table,
                 "StorageDescriptor": {
                     "Columns": [{"Name": c["Name"], "Type": c["Type"]} for c in columns[:-1]],
-                    "Location": f"s3://finks-gold-test/gold/gold/{table}/",
+                    "Location": f"s3://finks-gold-test/gold/{GOLD_DATABASE}/{table}/",
                 },
                 "PartitionKeys": [{"Name": "trade_date", "Type": "date"}],
             },
@@ -194,6 +195,7 @@ def app_config(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
             "AWS_ENDPOINT_URL": moto_endpoint,
             "AWS_REGION": REGION,
             "FINKS_GOLD_BUCKET": "finks-gold-test",
+            "FINKS_GOLD_GLUE_DATABASE": GOLD_DATABASE,
             "FINKS_ATHENA_WORKGROUP": WORKGROUP,
             "FINKS_ATHENA_RESULTS_URI": RESULTS_URI,
         }
@@ -228,8 +230,12 @@ def test_config_picks_athena_only_in_aws_mode(tmp_path: Path) -> None:
     assert (aws.athena.workgroup, aws.athena.output_location, aws.athena.database) == (
         "primary",
         "s3://gold-b/athena-results/",
-        "gold",
+        "finks_gold",  # default: <FINKS_GLUE_DATABASE>_gold
     )
+    staging = FinksSettings.from_env(
+        {"FINKS_ENV": "aws", "FINKS_DATA_DIR": str(tmp_path), "FINKS_GLUE_DATABASE": "finks_staging"}
+    )
+    assert ApiConfig.from_settings(staging).athena.database == "finks_staging_gold"  # type: ignore[union-attr]
     assert parameter("O'Brien") == "'O''Brien'" and parameter(5) == "5"
 
 
@@ -278,10 +284,10 @@ def test_daily_bars_are_typed_paged_and_bound_as_parameters(aws: Aws) -> None:
         sql = execution["Query"]
         assert "AAPL" not in sql and "2025-11" not in sql  # values only as parameters
         assert sql.startswith('select "ticker", "trade_date", "open"') and f"limit {ROW_CAP}" in sql
-        assert 'from "gold"."fct_daily_bars"' in sql and '"trade_date" >= cast(? as date)' in sql
+        assert f'from "{GOLD_DATABASE}"."fct_daily_bars"' in sql and '"trade_date" >= cast(? as date)' in sql
         assert execution["WorkGroup"] == WORKGROUP
         assert execution["ResultConfiguration"]["OutputLocation"].startswith(RESULTS_URI)
-        assert execution["QueryExecutionContext"]["Database"] == "gold"
+        assert execution["QueryExecutionContext"]["Database"] == GOLD_DATABASE
     assert one["ExecutionParameters"] == ["'AAPL'", "'2025-11-24'"]
     # seek after (AAPL, 2025-11-25): (ticker > ?) or (ticker = ? and trade_date > ?)
     assert two["ExecutionParameters"] == [
@@ -435,6 +441,7 @@ def test_freshness_from_glue_and_one_athena_query(aws: Aws) -> None:
     assert body["warehouse_modified_at"] is None and body["snapshot_taken_at"]
     (execution,) = aws.executions()
     assert execution["Query"].count("union all") == 1 and "ExecutionParameters" not in execution
+    assert f'from "{GOLD_DATABASE}"."fct_daily_bars"' in execution["Query"]
 
 
 def test_unreachable_aws_is_503_not_500(app_config: ApiConfig) -> None:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     reason="dbt-athena-community not installed (pip install -e '.[dev]' or '.[athena]')",
 )
 PARTITIONED_MARTS = ("fct_daily_bars", "fct_daily_features")
+GOLD_DATABASE = "finks_prod_gold_db"  # what LakeResource.dbt_environment() exports in aws mode
 
 
 DUCKDB_ONLY = ("string_agg", "to_json(", "list(", "with time zone", "read_parquet")
@@ -36,7 +37,7 @@ def dbt_athena(command: str, target: Path, *args: str) -> None:
          "--target-path", str(target), "--log-path", str(target), *args],
         cwd=DBT_PROJECT_DIR, check=True, timeout=300, stdout=subprocess.DEVNULL,
         env={"PATH": str(dbt.parent), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-             "FINKS_GLUE_DATABASE": "finks_prod"},
+             "FINKS_GLUE_DATABASE": "finks_prod", "FINKS_GOLD_GLUE_DATABASE": GOLD_DATABASE},
     )
 
 
@@ -86,6 +87,25 @@ def test_partitioned_marts_overwrite_by_trade_date_on_athena(athena_manifest: di
 def test_silver_sources_are_the_glue_tables(athena_manifest: dict) -> None:
     source = athena_manifest["sources"]["source.finks.silver.bars_1m"]
     assert (source["schema"], source["identifier"]) == ("finks_prod", "silver_bars_1m")
+
+
+def test_models_are_built_only_in_the_stacks_two_glue_databases(athena_manifest: dict) -> None:
+    """Gold in the gold database, staging/intermediate views beside silver: what IAM grants."""
+    schemas = {node["name"]: node["schema"] for node in athena_manifest["nodes"].values()
+               if node["resource_type"] in ("model", "seed")}
+    for name, schema in schemas.items():
+        expected = "finks_prod" if name.startswith(("stg_", "int_")) else GOLD_DATABASE
+        assert schema == expected, f"{name} is built in {schema!r}, not {expected!r}"
+    assert {"fct_daily_bars", "stg_silver__bars_1m", "int_bars_1m__daily_rollup"} <= set(schemas)
+
+
+def test_compiled_sql_reads_gold_from_the_configured_database(athena_target: Path) -> None:
+    models = compiled_models(athena_target)
+    # daily_portfolio_summary selects from gold marts; none is read from a fixed `gold` database.
+    assert f'"{GOLD_DATABASE}"."fct_portfolio_positions"' in models["daily_portfolio_summary"]
+    assert '"finks_prod"."int_bars_1m__daily_rollup"' in models["fct_daily_bars"]
+    for name, sql in models.items():
+        assert '"gold".' not in sql and '"staging".' not in sql, name
 
 
 def test_duckdb_target_keeps_its_window_strategies() -> None:

@@ -46,6 +46,8 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
         ({**S3_ENV, "AWS_ENDPOINT_URL": "ftp://x"}, "AWS_ENDPOINT_URL"),
         ({**S3_ENV, "FINKS_BRONZE_BUCKET": "../etc"}, "FINKS_BRONZE_BUCKET"),
         ({"FINKS_ENV": "azure"}, "FINKS_ENV"),
+        ({"FINKS_ENV": "aws", "FINKS_GOLD_GLUE_DATABASE": "finks-gold"}, "FINKS_GOLD_GLUE_DATABASE"),
+        ({"FINKS_ENV": "aws", "FINKS_GLUE_DATABASE": "Finks"}, "FINKS_GLUE_DATABASE"),
     ],
 )
 def test_unusable_storage_settings_fail_clearly(environ: dict[str, str], message: str) -> None:
@@ -56,6 +58,7 @@ def test_unusable_storage_settings_fail_clearly(environ: dict[str, str], message
 def test_aws_mode_needs_no_endpoint_and_picks_the_athena_target() -> None:
     settings = FinksSettings.from_env({"FINKS_ENV": "aws", "AWS_REGION": "eu-west-1"})
     assert settings.object_store.endpoint_url is None
+    assert settings.object_store.gold_glue_database == "finks_gold"  # <FINKS_GLUE_DATABASE>_gold
     assert not settings.object_store.create_missing_buckets
     resources = build_resources(settings)
     assert resources["dbt"].target == DBT_TARGETS["aws"] == "athena"
@@ -68,11 +71,15 @@ def test_dbt_subprocess_gets_the_configured_buckets_not_the_callers_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FINKS_GOLD_BUCKET", "stale-value-from-the-shell")
+    monkeypatch.setenv("FINKS_GOLD_GLUE_DATABASE", "stale_gold")
     settings = FinksSettings.from_env({"FINKS_ENV": "aws", "FINKS_GOLD_BUCKET": "prod-gold",
+                                       "FINKS_GLUE_DATABASE": "finks_prod",
                                        "AWS_REGION": "eu-west-1"})
     lake = build_resources(settings)["lake"]
     with lake.dbt_environment():
         assert (os.environ["FINKS_GOLD_BUCKET"], os.environ["AWS_REGION"]) == ("prod-gold", "eu-west-1")
+        assert os.environ["FINKS_GOLD_GLUE_DATABASE"] == "finks_prod_gold"  # the athena schema
+    assert os.environ["FINKS_GOLD_GLUE_DATABASE"] == "stale_gold"
     assert os.environ["FINKS_GOLD_BUCKET"] == "stale-value-from-the-shell"  # restored afterwards
     s3_lake = build_resources(FinksSettings.from_env(S3_ENV))["lake"]
     with s3_lake.dbt_environment():

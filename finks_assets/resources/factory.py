@@ -82,6 +82,7 @@ def _lake(settings: FinksSettings) -> LakeResource:
         root=str(settings.lake_root), env=store.env, endpoint_url=store.endpoint_url,
         region=store.region, bronze_bucket=store.bronze_bucket,
         silver_bucket=store.silver_bucket, gold_bucket=store.gold_bucket,
+        gold_glue_database=store.gold_glue_database,
     )
 
 

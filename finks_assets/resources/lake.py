@@ -17,7 +17,12 @@ from finks_assets.lake.duckdb_httpfs import httpfs_extension_path
 from finks_assets.lake.s3 import ensure_buckets, s3_filesystem
 from finks_assets.lake.store import LakeStore
 from finks_assets.resources.environ import temporary_environ
-from finks_assets.storage_settings import DEFAULT_BUCKETS, DEFAULT_REGION, ZONE_BUCKET
+from finks_assets.storage_settings import (
+    DEFAULT_BUCKETS,
+    DEFAULT_GOLD_GLUE_DATABASE,
+    DEFAULT_REGION,
+    ZONE_BUCKET,
+)
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -30,6 +35,7 @@ class LakeResource(dg.ConfigurableResource):
     bronze_bucket: str = DEFAULT_BUCKETS["bronze"]
     silver_bucket: str = DEFAULT_BUCKETS["silver"]
     gold_bucket: str = DEFAULT_BUCKETS["gold"]
+    gold_glue_database: str = DEFAULT_GOLD_GLUE_DATABASE  # aws: the athena target's schema
 
     @property
     def zone_buckets(self) -> dict[str, str]:
@@ -64,8 +70,10 @@ class LakeResource(dg.ConfigurableResource):
         Keys are not exported here: dbt reads ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``
         from the environment it inherits, like every other client of the lake.
         """
-        if self.env == "aws":  # the athena target writes to the gold bucket in this region
-            with temporary_environ({"FINKS_GOLD_BUCKET": self.gold_bucket, "AWS_REGION": self.region}):
+        if self.env == "aws":  # the athena target: gold bucket, gold Glue database, region
+            with temporary_environ({"FINKS_GOLD_BUCKET": self.gold_bucket,
+                                    "FINKS_GOLD_GLUE_DATABASE": self.gold_glue_database,
+                                    "AWS_REGION": self.region}):
                 yield
             return
         if self.env != "s3":
