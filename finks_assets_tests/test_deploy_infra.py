@@ -211,8 +211,9 @@ def test_the_lake_and_query_resources_exist(staging: list[Registered]) -> None:
         f"finks-staging-{p}"
         for p in ("bronze", "silver", "gold", "athena-results", "dagster-logs", "access-logs")
     }
-    (database,) = by_type(staging, "aws:glue/catalogDatabase:CatalogDatabase")
-    assert database.inputs["name"] == "finks_staging"
+    glue_databases = by_type(staging, "aws:glue/catalogDatabase:CatalogDatabase")
+    databases = {r.inputs["name"] for r in glue_databases}
+    assert databases == {"finks_staging", "finks_staging_gold"}  # lake (silver), gold (dbt-athena)
     (workgroup,) = by_type(staging, "aws:athena/workgroup:Workgroup")
     config = workgroup.inputs["configuration"]
     assert config["enforceWorkgroupConfiguration"] is True
@@ -289,7 +290,21 @@ def test_role_policies_are_scoped_to_the_stack(staging: list[Registered]) -> Non
     code_resources = {
         res for stmt in statements["finks-staging-code-location"] for res in stmt["Resource"]
     }
-    assert "arn:aws:glue:us-east-1:123456789012:database/finks_staging" in code_resources
+    glue = "arn:aws:glue:us-east-1:123456789012"
+    assert {f"{glue}:database/finks_staging", f"{glue}:table/finks_staging_gold/*"} <= code_resources
+    code_glue_actions = {
+        action
+        for stmt in statements["finks-staging-code-location"]
+        if f"{glue}:database/finks_staging_gold" in stmt["Resource"]
+        for action in stmt["Action"]
+    }
+    assert "glue:CreateTable" in code_glue_actions  # dbt-athena writes the gold tables
+    api_glue = [s for s in statements["finks-staging-api"] if s["Sid"] == "GlueCatalog"]
+    (api_glue_stmt,) = api_glue
+    assert f"{glue}:table/finks_staging_gold/*" in api_glue_stmt["Resource"]
+    assert f"{glue}:database/finks_staging" not in api_glue_stmt["Resource"]  # gold only
+    assert not any(a.startswith(("glue:Create", "glue:Update", "glue:Delete"))
+                   for a in api_glue_stmt["Action"])
     assert "arn:aws:s3:::finks-staging-access-logs/*" not in code_resources
 
 
@@ -387,6 +402,35 @@ def test_the_pulumi_entry_point_reads_the_stack_config() -> None:
     names = {r.inputs.get("name") for r in by_type(mocks.resources, "aws:iam/role:Role")}
     assert "finks-staging-code-location" in names
     assert bucket_problems(mocks.resources) == []
+
+
+def test_the_configmap_output_names_both_glue_databases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`k8s_config_env` (-> ConfigMap finks-aws) carries the names the app's settings read."""
+    exported: dict[str, object] = {}
+    resolved: dict[str, object] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    from finks_infra.foundation import build
+    from finks_infra.outputs import export_outputs
+
+    pulumi.runtime.set_mocks(RecordingMocks(), project="finks-infra", stack="prod", preview=False)
+    settings = stack_settings("prod")
+
+    @pulumi.runtime.test
+    def program():
+        export_outputs(settings, build(settings))
+        names = ("k8s_config_env", "gold_glue_database")
+        return pulumi.Output.all(*(exported[n] for n in names)).apply(
+            lambda values: resolved.update(zip(names, values, strict=True))
+        )
+
+    program()
+    env = resolved["k8s_config_env"]
+    assert isinstance(env, dict)
+    assert (env["FINKS_GLUE_DATABASE"], env["FINKS_GOLD_GLUE_DATABASE"]) == (
+        "finks_prod",
+        "finks_prod_gold",
+    )
+    assert resolved["gold_glue_database"] == "finks_prod_gold"
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

@@ -39,6 +39,7 @@ class Foundation:
     roles: dict[str, aws.iam.Role] = field(default_factory=dict)
     secrets: dict[str, aws.secretsmanager.Secret] = field(default_factory=dict)
     glue_database: aws.glue.CatalogDatabase | None = None
+    gold_glue_database: aws.glue.CatalogDatabase | None = None
     athena_workgroup: aws.athena.Workgroup | None = None
     ecr_repository: aws.ecr.Repository | None = None
 
@@ -64,7 +65,13 @@ def build(settings: FoundationSettings) -> Foundation:
     found.glue_database = aws.glue.CatalogDatabase(
         f"{stack}-glue",
         name=glue_database_name(settings),
-        description=f"Finks {settings.environment} lake tables (silver partitions, gold marts)",
+        description=f"Finks {settings.environment} lake tables (silver partitions, dbt views)",
+        tags=tags,
+    )
+    found.gold_glue_database = aws.glue.CatalogDatabase(
+        f"{stack}-glue-gold",
+        name=gold_glue_database_name(settings),
+        description=f"Finks {settings.environment} gold marts (dbt-athena), read by the data API",
         tags=tags,
     )
     results = found.buckets["athena-results"]
@@ -127,20 +134,20 @@ def _irsa_roles(
             lambda arns: Grants(
                 read_buckets=arns[:4],
                 write_buckets=arns[:4],
-                glue_database=glue_database_name(settings),
+                glue_databases=[glue_database_name(settings), gold_glue_database_name(settings)],
                 glue_write=True,
                 athena_workgroup=arns[5],
                 athena_results_bucket=arns[4],
                 **common,
             )
         ),
-        # Data API: read gold through Athena; nothing else.
+        # Data API: read gold through Athena (the gold Glue database only); nothing else.
         "api": pulumi.Output.all(
             b["gold"].arn, b["athena-results"].arn, found.athena_workgroup.arn
         ).apply(
             lambda arns: Grants(
                 read_buckets=arns[:1],
-                glue_database=glue_database_name(settings),
+                glue_databases=[gold_glue_database_name(settings)],
                 athena_workgroup=arns[2],
                 athena_results_bucket=arns[1],
                 **common,
@@ -160,6 +167,11 @@ def _irsa_roles(
 def glue_database_name(settings: FoundationSettings) -> str:
     """Glue/Athena names allow no '-': finks-staging -> finks_staging."""
     return settings.name.replace("-", "_")
+
+
+def gold_glue_database_name(settings: FoundationSettings) -> str:
+    """finks_staging_gold: the app's default for FINKS_GOLD_GLUE_DATABASE (settings.py), per stack."""
+    return f"{glue_database_name(settings)}_gold"
 
 
 def _ci_roles(settings: FoundationSettings, found: Foundation, account_id: str, tags: dict) -> None:

@@ -53,7 +53,7 @@ class Grants:
 
     read_buckets: Sequence[str] = ()
     write_buckets: Sequence[str] = ()
-    glue_database: str | None = None  # database name
+    glue_databases: Sequence[str] = ()  # database names
     glue_write: bool = False
     athena_workgroup: str | None = None  # workgroup ARN
     athena_results_bucket: str | None = None
@@ -66,7 +66,7 @@ def statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> dic
 
 
 def data_access_policy(grants: Grants) -> dict:
-    """S3 on named buckets, Glue on one database, Athena in one workgroup."""
+    """S3 on named buckets, Glue on the named databases, Athena in one workgroup."""
     statements = []
     buckets = sorted({*grants.read_buckets, *grants.write_buckets})
     if grants.athena_results_bucket:
@@ -77,13 +77,11 @@ def data_access_policy(grants: Grants) -> dict:
     writable = sorted({*grants.write_buckets, *filter(None, [grants.athena_results_bucket])})
     if writable:
         statements.append(statement("WriteObjects", S3_WRITE, [f"{b}/*" for b in writable]))
-    if grants.glue_database:
+    if grants.glue_databases:
         prefix = f"arn:aws:glue:{grants.region}:{grants.account_id}"
-        glue_resources = [
-            f"{prefix}:catalog",
-            f"{prefix}:database/{grants.glue_database}",
-            f"{prefix}:table/{grants.glue_database}/*",
-        ]
+        glue_resources = [f"{prefix}:catalog"]
+        for database in grants.glue_databases:
+            glue_resources += [f"{prefix}:database/{database}", f"{prefix}:table/{database}/*"]
         actions = GLUE_READ + (GLUE_WRITE if grants.glue_write else [])
         statements.append(statement("GlueCatalog", actions, glue_resources))
     if grants.athena_workgroup:

@@ -17,7 +17,9 @@ def export_outputs(settings: FoundationSettings, found: Foundation) -> None:
     for key, secret in found.secrets.items():
         pulumi.export(f"{key.replace('-', '_')}_secret_name", secret.name)
     assert found.glue_database is not None and found.athena_workgroup is not None
+    assert found.gold_glue_database is not None
     pulumi.export("glue_database", found.glue_database.name)
+    pulumi.export("gold_glue_database", found.gold_glue_database.name)
     pulumi.export("athena_workgroup", found.athena_workgroup.name)
     if found.ecr_repository is not None:
         pulumi.export("ecr_repository_url", found.ecr_repository.repository_url)
@@ -29,6 +31,7 @@ def export_outputs(settings: FoundationSettings, found: Foundation) -> None:
             found.glue_database.name,
             found.athena_workgroup.name,
             found.buckets["athena-results"].name,
+            found.gold_glue_database.name,
         ).apply(
             lambda v: {
                 "AWS_REGION": settings.region,
@@ -38,6 +41,7 @@ def export_outputs(settings: FoundationSettings, found: Foundation) -> None:
                 "FINKS_GLUE_DATABASE": v[3],
                 "FINKS_ATHENA_WORKGROUP": v[4],
                 "FINKS_ATHENA_RESULTS_URI": f"s3://{v[5]}/athena/",
+                "FINKS_GOLD_GLUE_DATABASE": v[6],
             }
         ),
     )
