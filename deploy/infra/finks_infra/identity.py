@@ -22,6 +22,9 @@ S3_WRITE = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 S3_BUCKET_READ = ["s3:ListBucket", "s3:GetBucketLocation"]
 GLUE_READ = [
     "glue:GetDatabase",
+    # dbt-athena lists databases to find its schemas (docs/storage.md lists it too). Not
+    # verified on AWS: whether Glue also wants `database/*` as the resource for this call.
+    "glue:GetDatabases",
     "glue:GetTable",
     "glue:GetTables",
     "glue:GetPartition",
