@@ -8,14 +8,7 @@ Screenshots are saved as artifacts (in FINKS_TEST_ARTIFACTS when set, else the t
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +17,8 @@ import pytest
 from finks_assets.assets.gold import DBT_PROJECT_DIR
 from finks_assets.checks.suite import BAR_CHECKS
 from finks_assets_tests.browser import browser_page, chromium_path
+from finks_assets_tests.support.processes import dagster_server, graphql
 
-REPO = Path(__file__).resolve().parents[1]
 LOCATION_QUERY = (
     "{ workspaceOrError { ... on Workspace { locationEntries { name "
     "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
@@ -37,19 +30,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _location_state(port: int) -> str | None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": LOCATION_QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        entries = json.loads(response.read())["data"]["workspaceOrError"]["locationEntries"]
+    entries = graphql(port, LOCATION_QUERY, timeout=5)["data"]["workspaceOrError"]["locationEntries"]
     loaded = entries[0]["locationOrLoadError"] if entries else None
     if loaded and loaded["__typename"] == "PythonError":
         raise AssertionError(f"code location failed to load: {loaded['message'][:500]}")
@@ -59,44 +41,10 @@ def _location_state(port: int) -> str | None:
 @pytest.fixture
 def dagster_dev(tmp_path: Path) -> Iterator[int]:
     chromium_path()  # skip before paying for the server when there is no browser
-    port = _free_port()
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    venv_bin = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",  # as in an active venv
-        "DAGSTER_HOME": str(home),
-        "FINKS_DATA_DIR": str(tmp_path / "finks"),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    proc = subprocess.Popen(
-        [str(venv_bin / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-         "-p", str(port)],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"dagster dev exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                if _location_state(port) == "RepositoryLocation":
-                    break
-            except (OSError, KeyError, TypeError, ValueError):
-                pass
-            time.sleep(1)
-        else:
-            raise AssertionError("dagster dev did not load the code location within 150 s")
+    with dagster_server(
+        "dagster", tmp_path, lambda port: _location_state(port) == "RepositoryLocation", 150
+    ) as port:
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _artifacts(tmp_path: Path) -> Path:

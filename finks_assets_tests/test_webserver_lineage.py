@@ -6,21 +6,13 @@ loopback port and asks its GraphQL API for the asset graph, the same data the UI
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from finks_assets.assets.gold import DBT_PROJECT_DIR
+from finks_assets_tests.support.processes import dagster_server, graphql
 
-REPO = Path(__file__).resolve().parents[1]
 QUERY = """
 { assetNodes { assetKey { path } groupName
     dependencyKeys { path }
@@ -33,64 +25,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 @pytest.fixture
 def webserver(tmp_path: Path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "FINKS_DATA_DIR": str(tmp_path / "finks"),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    (tmp_path / "dagster_home").mkdir()
-    webserver_bin = Path(sys.executable).parent / "dagster-webserver"
-    proc = subprocess.Popen(
-        [str(webserver_bin), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"webserver exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                nodes = _graphql(port, QUERY)["data"]["assetNodes"]
-                if nodes:
-                    break
-            except (OSError, KeyError, TypeError):
-                pass
-            time.sleep(1)
-        else:
-            raise AssertionError("webserver did not serve the asset graph within 120 s")
+    with dagster_server(
+        "dagster-webserver", tmp_path, lambda port: bool(graphql(port, QUERY)["data"]["assetNodes"]),
+        120,
+    ) as port:
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_lineage_graph_runs_bronze_to_every_gold_mart(webserver: int) -> None:
-    nodes = _graphql(webserver, QUERY)["data"]["assetNodes"]
+    nodes = graphql(webserver, QUERY)["data"]["assetNodes"]
     deps = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
             for n in nodes}
     assert deps["silver/bars_1m"] == {"bronze/bars_1m"}

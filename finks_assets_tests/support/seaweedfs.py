@@ -9,9 +9,7 @@ master, volume, filer and S3 gateway together.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,8 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+
+from finks_assets_tests.support.processes import free_port, stop_group
 
 ACCESS_KEY = "finks-test-access"
 SECRET_KEY = "finks-test-secret-0123456789"
@@ -79,12 +79,6 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
     """Start ``weed server -s3`` in ``workdir``; yield once S3 answers; end its process group."""
@@ -105,7 +99,7 @@ def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
         "-s3", f"-s3.config={config}", "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64", "-volume.max=40",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-debug.port={_free_port()}", f"-iam.port={_free_port()}",
+        f"-debug.port={free_port()}", f"-iam.port={free_port()}",
         *(f"-{name}.port={port}" for name, port in ports.items()),
     ]
     log = (workdir / "weed.log").open("wb")
@@ -116,7 +110,8 @@ def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
         _wait_ready(server, process, workdir / "weed.log")
         yield server
     finally:
-        _stop_group(process)
+        # weed often takes >5 s to drain; its data dir is a temp dir, so do not wait long
+        stop_group(process, grace_s=2)
         log.close()
 
 
@@ -136,17 +131,6 @@ def _wait_ready(server: S3Server, process: subprocess.Popen, log_path: Path) -> 
         except Exception:  # noqa: BLE001 - any failure means "not ready yet"
             time.sleep(0.5)
     raise RuntimeError(f"SeaweedFS not ready in {READY_TIMEOUT_S}s:\n{log_path.read_text()[-3000:]}")
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:  # weed often takes >5 s to drain; its data dir is a temp dir, so do not wait long
-        process.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
