@@ -92,8 +92,8 @@ def data_access_policy(grants: Grants) -> dict:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> dict:
-    """Only this one Kubernetes service account of this cluster may assume the role."""
+def _web_identity_trust(provider_arn: str, issuer: str, subject: str) -> dict:
+    """Only tokens of this OIDC issuer for exactly this subject may assume the role."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -103,34 +103,28 @@ def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_ac
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
-                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:sub": subject,
                         f"{issuer}:aud": "sts.amazonaws.com",
                     }
                 },
             }
         ],
     }
+
+
+def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> dict:
+    """Only this one Kubernetes service account of this cluster may assume the role."""
+    return _web_identity_trust(
+        provider_arn, issuer, f"system:serviceaccount:{namespace}:{service_account}"
+    )
 
 
 def github_trust_policy(provider_arn: str, repository: str, github_environment: str) -> dict:
     """Only jobs of this repository running in this GitHub environment may assume the role."""
-    issuer = "token.actions.githubusercontent.com"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{issuer}:sub": f"repo:{repository}:environment:{github_environment}",
-                        f"{issuer}:aud": "sts.amazonaws.com",
-                    }
-                },
-            }
-        ],
-    }
+    return _web_identity_trust(
+        provider_arn, "token.actions.githubusercontent.com",
+        f"repo:{repository}:environment:{github_environment}",
+    )
 
 
 def ecr_push_policy(repository_arn: str) -> dict:
