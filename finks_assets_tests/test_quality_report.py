@@ -1,7 +1,7 @@
 """The validation report: HTML with every check, counts, quarantine and a real chart.
 
 The page is written through the LakeStore and opened in headless Chromium, which must decode
-the embedded matplotlib PNG (naturalWidth > 0).
+the embedded SVG chart (a ``data:image/svg+xml`` image with naturalWidth > 0).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from finks_assets.checks.suite import BAR_CHECKS, run_bar_checks
 from finks_assets.lake.store import LakeStore
 from finks_assets.quality.report import build_partition_report, markdown_summary, render_html
 from finks_assets.quality.report_store import report_relative_path, write_text
+from finks_assets.quality.svg_chart import WIDTH
 from finks_assets.quality.thresholds import BarQualityThresholds
 from finks_assets.transforms.silver_bars import clean_bars
 from finks_assets_tests.browser import browser_page
@@ -41,8 +42,10 @@ def test_report_names_the_worst_ticker_and_every_check(tmp_path: Path) -> None:
     assert report.gate_passed
     assert set(report.failed_checks) == {"intraday_gaps", "stale_prices", "outlier_jumps",
                                           "row_count_anomaly"}
-    assert report.chart_png and report.chart_png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report.chart_svg and report.chart_svg.startswith("<svg ")
+    assert "JPM on 2025-11-25 (worst ticker of the day)" in report.chart_svg
     text = path.read_text()
+    assert 'id="worst-ticker-chart"' in text and 'src="data:image/svg+xml;base64,' in text
     for check in BAR_CHECKS:
         assert check.name in text
     assert not list(path.parent.glob(".tmp-*"))  # written atomically
@@ -56,7 +59,7 @@ def test_holiday_report_says_market_closed(tmp_path: Path) -> None:
     outcomes = run_bar_checks(result.bars, [DAY, HOLIDAY], history_counts(), BarQualityThresholds())
     report = build_partition_report(HOLIDAY, result.bars, result.quarantine, outcomes, BAR_CHECKS)
     assert report.bars == 0 and report.quarantined == {"market_closed": 1}
-    assert report.worst_ticker == "XOM" and report.chart_png is not None
+    assert report.worst_ticker == "XOM" and report.chart_svg is not None
 
 
 def test_report_opens_in_chromium_with_a_rendered_chart(tmp_path: Path) -> None:
@@ -70,7 +73,7 @@ def test_report_opens_in_chromium_with_a_rendered_chart(tmp_path: Path) -> None:
             "() => { const i = document.getElementById('worst-ticker-chart');"
             " return i.complete ? i.naturalWidth : 0; }"
         )
-        assert width > 0
+        assert width == WIDTH  # the <svg> root's own width: the browser decoded it
         rows = page.locator("table").first.locator("tr").count()
         assert rows == 1 + len(BAR_CHECKS)
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
