@@ -88,7 +88,7 @@ def test_a_blocked_day_leaves_its_gold_unbuilt_and_releases_the_others(
 
     report = (settings.lake_root / "reports/silver/bars_1m/trade_date=2025-11-25/report.html")
     text = report.read_text()
-    assert "FAILED: gold is not built for this day" in text and "data:image/png;base64," in text
+    assert "FAILED: gold is not built for this day" in text and "data:image/svg+xml;base64," in text
     good_report = report.parent.parent / "trade_date=2025-11-26" / "report.html"
     assert "Quality gate: <b>passed</b>" in good_report.read_text()
     silver = next(m for m in result.get_asset_materialization_events()
