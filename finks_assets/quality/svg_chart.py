@@ -4,7 +4,7 @@ Why not matplotlib: every partition report carries a chart, and a single-run bac
 year writes ~250 of them. matplotlib cost ~0.2 s per chart (figure set-up, date formatting,
 PNG rendering in ``savefig``), which made charts the quality gate's largest cost: ~14 s of a
 51 s 63-day run, a minute at a year. The chart here is a polyline, one path and a few labels,
-so it is built as text in about a millisecond: every coordinate is scaled and formatted with
+so it is built as text in a few milliseconds: every coordinate is scaled and formatted with
 NumPy in one vectorised pass (no Python loop per bar; a day has ~390), and every text is
 passed through ``html.escape`` because tickers and labels end up inside markup.
 
@@ -35,9 +35,9 @@ PLOT_LEFT, PLOT_RIGHT = LEFT, WIDTH - RIGHT
 
 def _epoch_seconds(ts: pd.Series) -> np.ndarray:
     """Seconds since the epoch (UTC) as floats, NaN for missing times, whatever the unit."""
-    stamps = pd.to_datetime(ts, utc=True)
-    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype="float64", na_value=np.nan)
+    stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True)).tz_convert(None)
+    ns = stamps.to_numpy(dtype="datetime64[ns]")
+    return np.where(np.isnat(ns), np.nan, ns.astype("int64") / 1e9)
 
 
 def _floats(values: pd.Series) -> np.ndarray:
@@ -85,8 +85,10 @@ def worst_ticker_svg(bars: pd.DataFrame, quarantine: pd.DataFrame, ticker: str,
     left out of the line (and their volume still drawn); quarantined rows without a close
     or time are not drawn.
     """
-    own = bars[bars["ticker"].astype(str) == ticker].sort_values("ts") if len(bars) else bars
-    bad = (quarantine[quarantine["ticker"].astype(str) == ticker]
+    # Only the drawn columns are copied out of the (wide, all-ticker) day frames.
+    own = (bars.loc[bars["ticker"].astype(str) == ticker, ["ts", "close", "volume"]]
+           .sort_values("ts") if len(bars) else bars)
+    bad = (quarantine.loc[quarantine["ticker"].astype(str) == ticker, ["ts", "close"]]
            if len(quarantine) else quarantine.iloc[0:0])
 
     t = _epoch_seconds(own["ts"]) if len(own) else np.empty(0)
@@ -170,7 +172,8 @@ def _y_labels(price_domain: tuple[float, float], volume_max: float, has_prices: 
 def _time_labels(time_domain: tuple[float, float]) -> str:
     """A few evenly spaced UTC clock times under the volume panel."""
     ticks = np.linspace(time_domain[0], time_domain[1], TIME_LABELS)
-    names = pd.to_datetime(ticks, unit="s", utc=True).strftime("%H:%M")
+    minutes = np.floor(ticks / 60).astype("int64").astype("datetime64[m]")  # naive = UTC
+    names = [iso[-5:] for iso in np.datetime_as_string(minutes, unit="m")]
     xs = _scale(ticks, time_domain, PLOT_LEFT, PLOT_RIGHT)
     anchors = ["start"] + ["middle"] * (TIME_LABELS - 2) + ["end"]
     labels = "".join(_text(float(x), VOLUME_BOTTOM + 14, name, anchor=anchor, size=10)
