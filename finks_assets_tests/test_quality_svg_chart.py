@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,3 +137,24 @@ def test_a_closed_market_day_with_only_quarantined_rows_draws_their_marks() -> N
                                "reason": ["market_closed"]})
     root = parse(worst_ticker_svg(day_bars("XOM").iloc[0:0], quarantine, "XOM", DAY))
     assert not root.findall("svg:polyline", NS) and len(circles(root)) == 1
+
+
+def test_building_a_report_with_its_chart_never_imports_a_plotting_library() -> None:
+    """matplotlib left the runtime dependencies (the image has none): the gate must not need it."""
+    code = (
+        "import sys\n"
+        "from finks_assets.checks.suite import BAR_CHECKS, run_bar_checks\n"
+        "from finks_assets.quality.report import build_partition_report, render_html\n"
+        "from finks_assets.quality.thresholds import BarQualityThresholds\n"
+        "from finks_assets.transforms.silver_bars import clean_bars\n"
+        "from finks_assets_tests.test_quality_corpus import DAY, HOLIDAY, build_corpus, history_counts\n"
+        "result = clean_bars(build_corpus()[0], [DAY, HOLIDAY])\n"
+        "outcomes = run_bar_checks(result.bars, [DAY, HOLIDAY], history_counts(), BarQualityThresholds())\n"
+        "report = build_partition_report(DAY, result.bars, result.quarantine, outcomes, BAR_CHECKS)\n"
+        "assert report.chart_svg and 'data:image/svg+xml' in render_html(report, 'silver/bars_1m')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'PIL')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
