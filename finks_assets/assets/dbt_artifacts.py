@@ -9,6 +9,7 @@ never has anything to do.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -31,3 +32,26 @@ def prune_invocation_dirs(target_dir: Path, keep: int = KEEP_INVOCATIONS) -> int
     for old in folders[keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return max(len(folders) - keep, 0)
+
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation_target: Path, project_target: Path) -> bool:
+    """Make a finished build's parse the one the next build starts from.
+
+    dagster-dbt seeds each invocation folder with the project's ``partial_parse.msgpack`` but
+    never copies the refreshed one back, so without this every run re-parses whatever changed
+    since ``make manifest`` (at least the target, which ``dbt parse`` does not pin) again. dbt
+    validates the file against the project, vars, target and profile when it loads it, so a
+    stale or foreign copy costs a full parse, never a wrong build. Replaced atomically: a
+    concurrent run reads either the old file or the new one.
+    """
+    fresh = invocation_target / PARTIAL_PARSE_FILE
+    if not fresh.is_file():
+        return False
+    project_target.mkdir(parents=True, exist_ok=True)
+    staging = project_target / f".{PARTIAL_PARSE_FILE}.{os.getpid()}.tmp"
+    shutil.copyfile(fresh, staging)
+    os.replace(staging, project_target / PARTIAL_PARSE_FILE)
+    return True

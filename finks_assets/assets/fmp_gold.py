@@ -8,7 +8,6 @@ trading day, so they are rebuilt whole (a few rows per ticker) after any ticker'
 
 
 import datetime as dt
-import json
 from functools import cache
 
 import dagster as dg
@@ -20,8 +19,9 @@ from finks_assets.assets.fmp_prices import SILVER_BARS_1D
 from finks_assets.assets.gold import (
     FMP_REFERENCE_SELECTOR,
     FinksDbtTranslator,
+    build_with_settings,
     dbt_project,
-    prune_dbt_target,
+    dbt_run_settings,
 )
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.warehouse import WarehouseResource
@@ -40,10 +40,7 @@ def fmp_reference_dbt_assets() -> dg.AssetsDefinition:
                 name="finks_dbt_fmp_reference")
     def finks_dbt_fmp_reference(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                                 lake: LakeResource, warehouse: WarehouseResource):
-        dbt_vars = {"lake_root": lake.lake_root_uri()}
-        prune_dbt_target(context)
-        with warehouse.dbt_environment(), lake.dbt_environment():
-            yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        yield from build_with_settings(context, dbt, dbt_run_settings(lake), warehouse, lake)
 
     return finks_dbt_fmp_reference
 

@@ -3,12 +3,12 @@
 The manifest is a build artifact (``dbt parse`` in ``make manifest``, CI and the image;
 re-parsed under ``dagster dev`` only when a dbt source is newer); nothing parses at import. The asset factory
 is cached so the manifest is read once per process, as in dagster-open-platform.
-Each run hands dbt its partition window as vars, so a year of backfill is one ``dbt build``.
+Each run hands dbt its partition window (as environment settings, so the saved parse is reused),
+so a year of backfill is one ``dbt build``.
 """
 
-
-import json
 from collections.abc import Mapping
+from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from finks_assets.assets.dbt_artifacts import prune_invocation_dirs
+from finks_assets.assets.dbt_artifacts import keep_partial_parse, prune_invocation_dirs
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
+from finks_assets.resources.environ import temporary_environ
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
 from finks_assets.resources.warehouse import WarehouseResource
@@ -94,14 +95,38 @@ def prune_dbt_target(context: dg.AssetExecutionContext) -> None:
         context.log.info(f"removed {removed} old dbt target folder(s)")
 
 
-def dbt_window_vars(context: dg.AssetExecutionContext, lake: LakeResource) -> dict[str, str]:
-    """The run's trading-date window and lake root, as dbt vars (dates are validated keys)."""
+def dbt_run_settings(lake: LakeResource, **settings: str) -> dict[str, str]:
+    """The dbt project's per-run settings as ``FINKS_DBT_<NAME>`` environment variables.
+
+    Not ``--vars``: dbt re-parses the whole project whenever the command-line vars differ from
+    the saved parse (~3 s a run), while these are read only at execution time
+    (``finks_run_setting`` in ``finks_dbt/macros/window.sql``), so every run reuses the parse.
+    """
+    values = {"lake_root": lake.lake_root_uri(), **settings}
+    return {f"FINKS_DBT_{name.upper()}": value for name, value in values.items()}
+
+
+def dbt_window_settings(context: dg.AssetExecutionContext, lake: LakeResource,
+                        **settings: str) -> dict[str, str]:
+    """The run's trading-date window (validated partition keys) plus the lake root."""
     days = partition_dates(context)
-    return {
-        "start_date": days[0].isoformat(),
-        "end_date": days[-1].isoformat(),
-        "lake_root": lake.lake_root_uri(),
-    }
+    return dbt_run_settings(
+        lake, start_date=days[0].isoformat(), end_date=days[-1].isoformat(), **settings
+    )
+
+
+def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                        environment: Mapping[str, str], *resources_environments: Any):
+    """``dbt build`` with the run settings exported, then keep its parse for the next run."""
+    prune_dbt_target(context)
+    with ExitStack() as stack:
+        for resource in resources_environments:
+            stack.enter_context(resource.dbt_environment())
+        stack.enter_context(temporary_environ(environment))
+        invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
+    keep_partial_parse(Path(invocation.target_path), Path(dbt_project().project_dir)
+                       / dbt_project().target_path)
 
 
 @cache
@@ -125,12 +150,12 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         market_data: MarketDataResource,
     ):
-        dbt_vars = dbt_window_vars(context, lake)
         # FINKS_SOURCE=fmp: fct_daily_bars comes from FMP EOD (silver/bars_1d), not 1-minute bars.
-        dbt_vars["daily_bars_from"] = "bars_1d" if market_data.source == "fmp" else "bars_1m"
-        context.log.info(f"dbt build for {dbt_vars['start_date']}..{dbt_vars['end_date']}")
-        prune_dbt_target(context)
-        with warehouse.dbt_environment(), lake.dbt_environment():
-            yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        environment = dbt_window_settings(
+            context, lake, daily_bars_from="bars_1d" if market_data.source == "fmp" else "bars_1m"
+        )
+        context.log.info(f"dbt build for {environment['FINKS_DBT_START_DATE']}.."
+                         f"{environment['FINKS_DBT_END_DATE']}")
+        yield from build_with_settings(context, dbt, environment, warehouse, lake)
 
     return finks_dbt

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from finks_assets.assets.bronze import UniverseResource
 from finks_assets.assets.fmp_reference import UniverseSpecResource
@@ -21,6 +20,7 @@ from finks_assets.lake.io_manager import LakeParquetIOManager
 from finks_assets.quality.ops_settings import SLACK_TOKEN_VAR, WEBHOOK_URL_VAR
 from finks_assets.quality.thresholds import build_quality_resource
 from finks_assets.resources.catalog import GlueCatalogResource
+from finks_assets.resources.dbt_cli import FinksDbtCliResource
 from finks_assets.resources.fmp import FmpResource
 from finks_assets.resources.lake import LakeResource
 from finks_assets.resources.market_data import MarketDataResource
@@ -38,7 +38,7 @@ def build_resources(settings: FinksSettings) -> dict[str, Any]:
         ),
         "universe": UniverseResource(tickers=list(settings.universe)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-        "dbt": DbtCliResource(
+        "dbt": FinksDbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             target=DBT_TARGETS[settings.env],
@@ -98,6 +98,10 @@ def _catalog(settings: FinksSettings) -> GlueCatalogResource:
 
 
 def _dbt_executable() -> str:
-    """dbt from PATH, else the one installed next to this interpreter (an unactivated venv)."""
+    """The dbt installed next to this interpreter (the dbt-core Finks imports), else PATH's.
+
+    Beside the interpreter first: ``FinksDbtCliResource`` takes the executable's version from
+    the imported dbt-core, so another dbt earlier on PATH must not win.
+    """
     beside_python = Path(sys.executable).parent / "dbt"
-    return shutil.which("dbt") or str(beside_python)
+    return str(beside_python) if beside_python.is_file() else shutil.which("dbt") or "dbt"

@@ -1,7 +1,7 @@
 {#-
     The relation to select a silver table from, e.g. `from {{ silver_relation('bars_1m') }} as b`.
 
-    * duckdb target: the hive-partitioned Parquet files under var('lake_root'), i.e.
+    * duckdb target: the hive-partitioned Parquet files under the lake root (finks_lake_root), i.e.
       read_parquet('<lake_root>/silver/<table>/trade_date=*/[!.]*.parquet',
                    hive_partitioning = true, union_by_name = true)
       `trade_date` comes from the directory name only. `[!.]*` skips the `.tmp-*.parquet`
@@ -27,10 +27,7 @@
 
 
 {% macro duckdb__silver_relation(table_name, source_name='silver', partition_key='trade_date') %}
-    {%- set root = (var('lake_root') | string | trim).rstrip('/') -%}
-    {%- if root == '' -%}
-        {{ exceptions.raise_compiler_error("var lake_root is empty") }}
-    {%- endif -%}
+    {%- set root = finks_lake_root() -%}
     {%- set pattern = root ~ '/silver/' ~ table_name ~ '/' ~ partition_key ~ '=*/[!.]*.parquet' -%}
     {%- set pattern_literal = "'" ~ (pattern | replace("'", "''")) ~ "'" -%}
     {%- if execute -%}
@@ -62,4 +59,22 @@
         {%- do casts.append("cast(null as " ~ column.data_type ~ ") as " ~ adapter.quote(column.name)) -%}
     {%- endfor -%}
     {{ return("(select " ~ casts | join(", ") ~ " where false)") }}
+{% endmacro %}
+
+
+{#-
+    The lake's root: setting `lake_root` (var or FINKS_DBT_LAKE_ROOT, see finks_run_setting),
+    else $FINKS_DATA_DIR/lake. Resolved only at execution time, like the window, so that
+    neither a new lake nor a new data directory invalidates the saved parse.
+-#}
+{% macro finks_lake_root() %}
+    {%- if not execute -%}
+        {{ return('lake') }}
+    {%- endif -%}
+    {%- set root = finks_run_setting('lake_root', env_var('FINKS_DATA_DIR', '../.finks') ~ '/lake') -%}
+    {%- set root = (root | string | trim).rstrip('/') -%}
+    {%- if root == '' -%}
+        {{ exceptions.raise_compiler_error("the lake root is empty") }}
+    {%- endif -%}
+    {{ return(root) }}
 {% endmacro %}

@@ -1,6 +1,6 @@
 {#-
-    The trading-date window of a run: vars `start_date` and `end_date` ('YYYY-MM-DD', inclusive),
-    passed by Dagster for partitioned runs.
+    The trading-date window of a run: settings `start_date` and `end_date` ('YYYY-MM-DD',
+    inclusive; see finks_run_setting), passed by Dagster for partitioned runs.
 
     * Neither var set (null / empty): the full history.
     * Only one set: open-ended on the other side.
@@ -23,9 +23,29 @@
 {% endmacro %}
 
 
-{#- A date var as 'YYYY-MM-DD', or none when it is unset. -#}
+{#-
+    A per-run setting: the dbt var `name` when it is given (`--vars`, by hand), else the
+    environment variable FINKS_DBT_<NAME>, which is how Dagster passes its run's window, lake
+    root and daily-bars source.
+
+    Why not `--vars`: dbt re-parses the whole project whenever the command-line vars change
+    (~3 s, i.e. every partitioned run), while an environment variable read only at execution
+    time (`execute` is false while parsing) is invisible to the parser, so each run starts from
+    the saved partial parse. Parse-time renderings only collect refs and config, so they do not
+    need the value. The project's own vars are null, so `var(name, none)` is none unless given.
+-#}
+{% macro finks_run_setting(name, default=none) %}
+    {%- set value = var(name, none) -%}
+    {%- if value is none and execute -%}
+        {%- set value = env_var('FINKS_DBT_' ~ (name | upper), '') -%}
+    {%- endif -%}
+    {{ return(default if value is none or (value | string | trim) == '' else value) }}
+{% endmacro %}
+
+
+{#- A date setting as 'YYYY-MM-DD', or none when it is unset. -#}
 {% macro finks_date_var(name) %}
-    {%- set raw = var(name, none) -%}
+    {%- set raw = finks_run_setting(name) -%}
     {%- if raw is none -%}
         {{ return(none) }}
     {%- endif -%}

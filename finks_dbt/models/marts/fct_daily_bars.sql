@@ -14,11 +14,11 @@
 
 -- depends_on: {{ ref('int_bars_1m__daily_rollup') }}
 -- depends_on: {{ ref('int_fmp__daily_bars') }}
-{# var daily_bars_from: 'bars_1m' (rolled up 1-minute bars, default) or 'bars_1d' (FMP EOD,
-   FINKS_SOURCE=fmp); Dagster passes it from FINKS_SOURCE. #}
+{# setting daily_bars_from: 'bars_1m' (rolled up 1-minute bars, default) or 'bars_1d' (FMP EOD,
+   FINKS_SOURCE=fmp); Dagster passes it from FINKS_SOURCE (FINKS_DBT_DAILY_BARS_FROM). #}
 with daily as (
 
-    {% if var('daily_bars_from', 'bars_1m') == 'bars_1d' %}
+    {% if finks_run_setting('daily_bars_from', 'bars_1m') == 'bars_1d' %}
     select * from {{ ref('int_fmp__daily_bars') }}
     {% else %}
     select * from {{ ref('int_bars_1m__daily_rollup') }}
