@@ -413,3 +413,24 @@ def test_features_rolling_windows_survive_out_of_order_backfills(warehouse: Ware
             mean = math.fsum(window) / 20
             stdev = math.sqrt(math.fsum((r - mean) ** 2 for r in window) / 19)
             assert vol == pytest.approx(stdev * math.sqrt(252))
+
+
+def test_negative_volume_or_missing_key_in_silver_fails_the_value_contract(
+    warehouse: Warehouse,
+) -> None:
+    """bar_values_valid: one scan stands for the per-column not_null/positive tests."""
+    write_lake(warehouse.lake)
+    day2 = silver_bars()[DAY2]
+    next(bar for bar in day2 if bar["ticker"] == "MSFT")["volume"] = -5
+    next(bar for bar in day2 if bar["ticker"] == "AAPL")["source"] = None
+    write_partition(warehouse.lake, "bars_1m", DAY2, day2)
+
+    result = warehouse.dbt("build")
+
+    assert not result.success
+    status = {r.node.name: str(r.status) for r in result.result}
+    failed = {name for name, s in status.items() if s in ("fail", "error")}
+    assert len(failed) == 1 and next(iter(failed)).startswith("bar_values_valid_stg_silver__bars_1m")
+    failing = next(r for r in result.result if r.node.name in failed)
+    assert failing.failures == 2  # both rows, each once
+    assert status["fct_daily_bars"] == "skipped"
