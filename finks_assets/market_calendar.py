@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import pandas as pd
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 EXCHANGE = "XNYS"
 EXCHANGE_TZ = "America/New_York"
@@ -37,7 +40,13 @@ class Session:
 
 @cache
 def calendar() -> xcals.ExchangeCalendar:
-    """The XNYS calendar, built once per process (construction takes ~0.5 s)."""
+    """The XNYS calendar, built once per process (construction takes ~0.5 s).
+
+    exchange_calendars is imported here, not at module level: importing it costs ~0.25-0.8 s
+    (it loads every exchange's rules), and loading the Dagster definitions never needs it.
+    """
+    import exchange_calendars as xcals
+
     return xcals.get_calendar(EXCHANGE, start="2000-01-01")
 
 
