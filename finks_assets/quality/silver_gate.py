@@ -38,12 +38,24 @@ SILVER_CHECK_SPECS = [
 
 @dataclass
 class SilverGate:
-    """Everything the silver step reports about its run's quality."""
+    """Everything the silver step reports about the quality of its run (or of one chunk of it).
+
+    A chunked run merges its chunks' gates (:func:`finks_assets.quality.gate_merge.merge_gates`),
+    so the asset's metadata is built from these fields rather than stored ready-made.
+    """
 
     outcomes: dict[str, CheckOutcome]
     held: dict[str, list[str]]
     report_paths: dict[dt.date, str]
-    asset_metadata: dict[str, object]
+    summary_md: str
+
+    @property
+    def asset_metadata(self) -> dict[str, object]:
+        return {
+            "quality_summary": dg.MetadataValue.md(self.summary_md),
+            "quality_report": dg.MetadataValue.path(self.report_paths[max(self.report_paths)]),
+            "held_partitions": dg.MetadataValue.json(self.held),
+        }
 
 
 def read_silver_history(store: LakeStore, before: dt.date, sessions: int) -> pd.DataFrame:
@@ -68,7 +80,12 @@ def read_silver_history(store: LakeStore, before: dt.date, sessions: int) -> pd.
 def silver_quality_metadata(
     result: SilverResult, days: list[dt.date], store: LakeStore, thresholds: BarQualityThresholds
 ) -> SilverGate:
-    """Run the checks, write one HTML report per partition, and summarise both."""
+    """Run the checks, write one HTML report per partition, and summarise both.
+
+    ``result`` and ``days`` are one chunk of a run (or all of it); the row-count history is
+    read from silver partitions before ``days[0]``, which for a later chunk includes the
+    chunks this run has already written.
+    """
     history = read_silver_history(store, days[0], thresholds.row_count_trailing_sessions)
     outcomes = run_bar_checks(result.bars, days, history, thresholds)
     held = held_partitions(outcomes, BLOCKING_CHECK_NAMES, days)
@@ -81,12 +98,8 @@ def silver_quality_metadata(
     failed = sorted(name for name, o in outcomes.items() if not o.passed)
     log.info("silver/bars_1m %s..%s: failed checks %s, held partitions %s, reports %d",
              days[0], days[-1], failed or "none", sorted(held) or "none", len(paths))
-    metadata: dict[str, object] = {
-        "quality_summary": dg.MetadataValue.md(markdown_summary(reports, paths)),
-        "quality_report": dg.MetadataValue.path(paths[days[-1]]),
-        "held_partitions": dg.MetadataValue.json(held),
-    }
-    return SilverGate(outcomes=outcomes, held=held, report_paths=paths, asset_metadata=metadata)
+    return SilverGate(outcomes=outcomes, held=held, report_paths=paths,
+                      summary_md=markdown_summary(reports, paths))
 
 
 def silver_check_results(gate: SilverGate, days: list[dt.date]) -> Iterator[dg.AssetCheckResult]:
