@@ -19,8 +19,13 @@ import pytest
 
 from finks_assets.assets.bronze import bronze_bars_1m
 from finks_assets.assets.silver import silver_bars_1m
+from finks_assets.automation.alert_messages import RANGE_END_TAG, RANGE_START_TAG
+from finks_assets.lake.io_manager import LakeParquetIOManager
+from finks_assets.lake.partition_writes import WrittenPartitions
+from finks_assets.partitions import SINGLE_RUN, trading_days
 from finks_assets.resources.catalog import CatalogError, GlueCatalogResource
 from finks_assets.resources.factory import build_resources
+from finks_assets.resources.lake import LakeResource
 from finks_assets.settings import FinksSettings
 from finks_assets_tests.moto_support import moto_server
 
@@ -105,3 +110,37 @@ def test_aws_mode_silver_run_writes_s3_and_registers_glue(
         parts = client.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
         assert [p["Values"] for p in parts] == [["2025-11-24"]]
     assert not (tmp_path / "lake").exists()
+
+
+def test_written_partitions_are_registered_in_glue_and_not_written_again(
+    moto_endpoint: str, database: str, tmp_path: Path
+) -> None:
+    """The IO manager given a WrittenPartitions marker (silver wrote its chunks itself)."""
+    written = WrittenPartitions(rows={"2025-11-26": 3, "2025-11-27": 0, "2025-11-28": 2},
+                                schema=SCHEMA)
+
+    @dg.asset(key=["silver", "bars_1m"], partitions_def=trading_days, backfill_policy=SINGLE_RUN)
+    def already_written() -> WrittenPartitions:
+        return written
+
+    io_manager = LakeParquetIOManager(lake=LakeResource(root=str(tmp_path / "lake")),
+                                      catalog=catalog(moto_endpoint))
+    result = dg.materialize(
+        [already_written], resources={"io_manager": io_manager},
+        tags={RANGE_START_TAG: "2025-11-26", RANGE_END_TAG: "2025-11-28"},
+    )
+    assert result.success
+    assert not (tmp_path / "lake").exists()  # nothing written by the IO manager
+    parts = glue(moto_endpoint).get_partitions(
+        DatabaseName=database, TableName="silver_bars_1m")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == ["2025-11-26", "2025-11-27", "2025-11-28"]
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert (metadata["rows"].value, metadata["partitions_written"].value,
+            metadata["empty_partitions"].value, metadata["glue_partitions_added"].value) == (5, 3, 1, 3)
+
+    written.rows.pop("2025-11-28")  # a marker that misses one of the run's partitions
+    failed = dg.materialize(
+        [already_written], resources={"io_manager": io_manager}, raise_on_error=False,
+        tags={RANGE_START_TAG: "2025-11-26", RANGE_END_TAG: "2025-11-28"},
+    )
+    assert not failed.success

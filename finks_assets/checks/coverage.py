@@ -17,6 +17,10 @@ from finks_assets.checks.base import CheckOutcome, outcome, query
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:
     sessions = market_calendar.sessions_frame(days)
+    if sessions.empty:
+        # No session at all (a holiday-only run or chunk without silver history): an empty
+        # column would reach DuckDB as DOUBLE, which it refuses to compare with a DATE.
+        sessions["trade_date"] = pd.Series([], dtype="datetime64[s]")
     sessions["minutes"] = (
         (sessions["close_utc"] - sessions["open_utc"]) / pd.Timedelta(minutes=1)
     ).astype("int64")
