@@ -49,8 +49,8 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
             missing = sorted(set(keys) - set(obj.rows))
             if missing or obj.schema is None:
                 raise ValueError(
-                    f"{context.asset_key.to_user_string()} reported written partitions that "
-                    f"miss some of the run's partitions: {missing[:5]}"
+                    f"{context.asset_key.to_user_string()} reported written partitions without "
+                    f"a schema or missing some of the run's partitions: {missing[:5]}"
                 )
             written = obj
         else:
