@@ -8,6 +8,7 @@ The audit records, per ticker and partition, what came back and why something is
 
 
 import datetime as dt
+import time
 
 import dagster as dg
 import duckdb
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from finks_assets import market_calendar
-from finks_assets.assets.config import TickerSelection
+from finks_assets.assets.config import BarFetchConfig
 from finks_assets.lake.layout import audit_partition_dir, bronze_partition_dir, fetch_id
 from finks_assets.lake.store import LakeStore
 from finks_assets.partitions import SINGLE_RUN, partition_dates, trading_days
@@ -152,6 +153,25 @@ def write_audit(store: LakeStore, source: str, records: list[dict], name: str) -
         store.write_parquet(f"{audit_partition_dir(source, day)}/{name}.parquet", table)
 
 
+def fetch_chunks(
+    days: list[dt.date], sessions: list[dt.date], sessions_per_fetch: int
+) -> list[tuple[list[dt.date], list[dt.date]]]:
+    """The run's partitions cut into consecutive chunks of at most ``sessions_per_fetch``
+    sessions, each with the market-closed days that fall among them (a chunk's audit covers
+    exactly its own partitions, so every partition is audited once)."""
+    chunks: list[tuple[list[dt.date], list[dt.date]]] = []
+    open_days = set(sessions)
+    current: list[dt.date] = []
+    for day in days:
+        if day in open_days and sum(d in open_days for d in current) == sessions_per_fetch:
+            chunks.append((current, [d for d in current if d in open_days]))
+            current = []
+        current.append(day)
+    if current or not chunks:
+        chunks.append((current, [d for d in current if d in open_days]))
+    return chunks
+
+
 @dg.asset(
     key=["bronze", "bars_1m"],
     group_name="bronze",
@@ -169,7 +189,7 @@ def write_audit(store: LakeStore, source: str, records: list[dict], name: str) -
 )
 def bronze_bars_1m(
     context: dg.AssetExecutionContext,
-    config: TickerSelection,
+    config: BarFetchConfig,
     market_data: MarketDataResource,
     lake: LakeResource,
     universe: UniverseResource,
@@ -180,16 +200,30 @@ def bronze_bars_1m(
     sessions = [d for d in days if market_calendar.is_session(d)]
     context.log.info(
         f"fetching {len(tickers)} tickers x {len(sessions)} sessions "
-        f"({len(days) - len(sessions)} market-closed partitions) from {source.name}"
+        f"({len(days) - len(sessions)} market-closed partitions) from {source.name}, "
+        f"{config.sessions_per_fetch} sessions at a time"
     )
-    fetch = source.fetch_bars_1m(tickers, sessions) if sessions else BarFetch(
-        source=source.name, fetched_at=pd.Timestamp.now(tz="UTC"),
-        outcomes={t: TickerOutcome(ticker=t, status="empty") for t in tickers},
-    )
-    records, by_day = audit_rows(fetch, source, days, context.run_id)
     store = lake.store()
-    files = write_bronze(store, fetch, by_day, context.run_id)
-    write_audit(store, source.name, records, fetch_id(fetch.fetched_at, context.run_id))
+    records: list[dict] = []
+    files = 0
+    chunks = fetch_chunks(days, sessions, config.sessions_per_fetch)
+    for number, (chunk_days, chunk_sessions) in enumerate(chunks, start=1):
+        started = time.perf_counter()
+        fetch = source.fetch_bars_1m(tickers, chunk_sessions) if chunk_sessions else BarFetch(
+            source=source.name, fetched_at=pd.Timestamp.now(tz="UTC"),
+            outcomes={t: TickerOutcome(ticker=t, status="empty") for t in tickers},
+        )
+        chunk_records, by_day = audit_rows(fetch, source, chunk_days, context.run_id)
+        files += write_bronze(store, fetch, by_day, context.run_id)
+        write_audit(store, source.name, chunk_records, fetch_id(fetch.fetched_at, context.run_id))
+        records.extend(chunk_records)
+        if len(chunks) > 1:
+            context.log.info(
+                f"bronze chunk {number}/{len(chunks)} {chunk_days[0]}..{chunk_days[-1]}: "
+                f"{sum(r['rows_received'] for r in chunk_records)} rows, "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+        del fetch, by_day
 
     audit = pd.DataFrame(records, columns=AUDIT_COLUMNS)
     failed = audit[audit["status"].isin(["error", "empty"])]
