@@ -47,7 +47,7 @@ class Sizes:
 # quick: a smoke run in minutes. standard: what `make bench` runs and docs/benchmarks.md shows,
 # sized to finish in ~15 min on the shared 2-core machine. full: the sizes the issue names.
 QUICK = Sizes(20, 21, 100, 20, 7, 5, 3, (5, 10, 20, 40), 10, 500)
-STANDARD = Sizes(100, 63, 500, 200, 7, 10, 3, (50, 100, 200, 500), 5, 500)
+STANDARD = Sizes(100, 63, 500, 200, 7, 10, 10, (50, 100, 200, 500), 5, 500)
 FULL = Sizes(200, 252, 500, 200, 7, 10, 10, (50, 100, 200, 500), 63, 500)
 PRESETS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 

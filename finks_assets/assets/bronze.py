@@ -28,7 +28,7 @@ from finks_assets.sources.base import BarFetch, BarSource, TickerOutcome
 BARS_DATASET = "bars_1m"
 AUDIT_COLUMNS = [
     "run_id", "source", "dataset", "trade_date", "ticker", "status", "rows_received",
-    "duplicate_rows", "first_ts", "last_ts", "error", "fetched_at",
+    "duplicate_rows", "aligned_minutes", "first_ts", "last_ts", "error", "fetched_at",
 ]
 
 
@@ -51,7 +51,8 @@ def _tag_and_split(
     names = [t for t in fetch.outcomes if t in fetch.frames and not fetch.frames[t].empty]
     tagged = [fetch.frames[t].assign(_ticker=t) for t in names]
     if not tagged:
-        return {}, pd.DataFrame(columns=["ticker", "day", "rows", "distinct_ts", "first_ts", "last_ts"])
+        return {}, pd.DataFrame(columns=["ticker", "day", "rows", "distinct_ts", "aligned_minutes",
+                                         "first_ts", "last_ts"])
     raw = pd.concat(tagged, ignore_index=True) if len(tagged) > 1 else tagged[0]
     ts = source.to_canonical(raw)["ts"]
     local = ts.dt.tz_convert(market_calendar.EXCHANGE_TZ).dt.tz_localize(None)
@@ -77,13 +78,15 @@ def _tag_and_split(
 
 
 def _ticker_day_stats(codes: np.ndarray, ts: np.ndarray, days: np.ndarray) -> pd.DataFrame:
-    """Rows, distinct timestamps and first/last bar (naive UTC) per (ticker code, day)."""
+    """Rows, distinct timestamps, distinct minute-aligned ones and first/last bar (naive UTC)
+    per (ticker code, day); silver uses them to skip fetches a newer one replaces."""
     frame = pd.DataFrame({"code": codes, "ts": ts, "day": days})
     con = duckdb.connect(config={"threads": 2})
     try:
         con.register("bars", frame)
         stats = con.execute(
             "select code, day, count(*) as rows, count(distinct ts) as distinct_ts,"
+            " count(distinct ts) filter (where ts = date_trunc('minute', ts)) as aligned_minutes,"
             " min(ts) as first_ts, max(ts) as last_ts from bars group by all"
         ).df()
     finally:
@@ -112,7 +115,7 @@ def audit_rows(
             base = {
                 "run_id": run_id, "source": fetch.source, "dataset": BARS_DATASET,
                 "trade_date": day, "ticker": ticker, "fetched_at": fetch.fetched_at,
-                "rows_received": 0, "duplicate_rows": 0, "first_ts": None, "last_ts": None,
+                "rows_received": 0, "duplicate_rows": 0, "aligned_minutes": 0, "first_ts": None, "last_ts": None,
             }
             if not open_days[day]:
                 records.append({**base, "status": "market_closed", "error": None})
@@ -124,6 +127,7 @@ def audit_rows(
                 records.append({
                     **base, "status": "ok", "error": None, "rows_received": int(got.rows),
                     "duplicate_rows": int(got.rows - got.distinct_ts),
+                    "aligned_minutes": int(got.aligned_minutes),
                     "first_ts": got.first_ts, "last_ts": got.last_ts,
                 })
     return records, by_day

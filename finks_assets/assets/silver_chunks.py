@@ -30,9 +30,10 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
+from finks_assets import market_calendar
 from finks_assets.assets.bronze import BARS_DATASET
 from finks_assets.lake.landing import landing_partition_dir
-from finks_assets.lake.layout import bronze_partition_dir
+from finks_assets.lake.layout import audit_partition_dir, bronze_partition_dir
 from finks_assets.lake.partition_writes import (
     WrittenPartitions,
     write_empty_partitions,
@@ -44,6 +45,7 @@ from finks_assets.quality.silver_gate import SilverGate, silver_quality_metadata
 from finks_assets.quality.thresholds import BarQualityThresholds
 from finks_assets.sources.base import BarSource
 from finks_assets.transforms.silver_bars import SilverResult, canonical_from_bronze
+from finks_assets.transforms.superseded_fetches import SkippedFetches, superseded_fetches
 
 CleanBars = Callable[[pd.DataFrame, list[dt.date]], SilverResult]
 
@@ -58,23 +60,44 @@ class SilverChunking(dg.Config):
     )
 
 
-def read_bronze_bars(store: LakeStore, source: BarSource, days: list[dt.date]) -> pd.DataFrame:
-    """All bronze payloads of ``source`` for ``days``, mapped to canonical columns.
+def read_bronze_bars(
+    store: LakeStore, source: BarSource, days: list[dt.date]
+) -> tuple[pd.DataFrame, int]:
+    """All bronze payloads of ``source`` for ``days``, mapped to canonical columns, and the
+    number of rows in fetches left unread because a newer fetch replaces all of them.
 
     Files are read as Arrow and mapped in one pass for the whole chunk (see
     ``canonical_from_bronze``), not converted to pandas one by one.
     """
-    tables, file_days = [], []
+    tables, file_days, skipped_rows = [], [], 0
     for day in days:
+        fetches = store.list_parquet(bronze_partition_dir(source.name, BARS_DATASET, day))
+        skipped = SkippedFetches.none() if len(fetches) < 2 else superseded_fetches(
+            read_day_audit(store, source.name, day), market_calendar.session(day),
+            {_stem(path) for path in fetches},
+        )
+        skipped_rows += skipped.rows
         # Finks' own fetches, then payloads a vendor or person dropped under landing/ (S3 sensor).
-        dirs = (bronze_partition_dir(source.name, BARS_DATASET, day),
-                landing_partition_dir(source.name, BARS_DATASET, day))
-        for path in [found for d in dirs for found in store.list_parquet(d)]:
+        landed = store.list_parquet(landing_partition_dir(source.name, BARS_DATASET, day))
+        for path in [p for p in fetches if _stem(p) not in skipped.names] + landed:
             table = store.read_parquet(path)
             if table.num_rows:
                 tables.append(table)
                 file_days.append(day)
-    return canonical_from_bronze(source, tables, file_days)
+    return canonical_from_bronze(source, tables, file_days), skipped_rows
+
+
+def read_day_audit(store: LakeStore, source: str, day: dt.date) -> pd.DataFrame:
+    """The day's ingestion audit records, each tagged with its fetch (the bronze file stem)."""
+    frames = [
+        store.read_parquet(path).to_pandas().assign(fetch=_stem(path))
+        for path in store.list_parquet(audit_partition_dir(source, day))
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(".parquet")
 
 
 def chunks_of(days: list[dt.date], size: int) -> list[list[dt.date]]:
@@ -161,19 +184,22 @@ def build_silver(
     chunks = chunks_of(days, sessions_per_chunk)
     for number, chunk in enumerate(chunks, start=1):
         started = time.perf_counter()
-        bronze = read_bronze_bars(store, source, chunk)
+        bronze, unread = read_bronze_bars(store, source, chunk)
         result = clean(bronze, chunk)
+        result.superseded += unread
         gates.append(compact_gate(silver_quality_metadata(result, chunk, store, thresholds)))
         keys = [day.isoformat() for day in chunk]
         bars_out.write(result.bars, keys)
         quarantine_out.write(result.quarantine, keys)
         counts = result.quarantine_counts()
-        totals.update(bronze=len(bronze), bars=len(result.bars), superseded=result.superseded)
+        totals.update(bronze=len(bronze) + unread, bars=len(result.bars),
+                      superseded=result.superseded)
         tickers.update(result.bars["ticker"].astype(str).unique())
         reasons.update(counts)
         context.log.info(
             f"silver chunk {number}/{len(chunks)} {chunk[0]}..{chunk[-1]} ({len(chunk)} days): "
-            f"{len(bronze)} bronze rows -> {len(result.bars)} bars, "
+            f"{len(bronze) + unread} bronze rows ({unread} in fetches a newer one replaces,"
+            f" not read) -> {len(result.bars)} bars, "
             f"{len(result.quarantine)} quarantined {counts}, {result.superseded} superseded, "
             f"held {sorted(gates[-1].held) or 'none'}, {time.perf_counter() - started:.1f} s"
         )
