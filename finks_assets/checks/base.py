@@ -8,11 +8,17 @@ the validation report and the per-partition gate all read the same result.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from finks_assets.checks.ordering import BarOrder
 
 SAMPLE_ROWS = 20
 MAX_LISTED_TICKERS = 50
@@ -48,6 +54,9 @@ def _as_date(value: object) -> dt.date:
     return pd.Timestamp(value).date()
 
 
+BAR_COLUMNS = ["ticker", "ts", "trade_date", "open", "high", "low", "close", "volume"]
+
+
 def _scannable(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
     """The frame as Arrow when it converts (DuckDB scans Arrow without copying, while a pandas
     string column is turned into Python objects on every scan: 2x the cost of the checks)."""
@@ -57,16 +66,82 @@ def _scannable(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
         return frame  # e.g. an object column of mixed types: DuckDB's pandas scan copes
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
 def query(sql: str, params: list | None = None, **tables: pd.DataFrame) -> pd.DataFrame:
     """Run ``sql`` over the given frames (registered as views) in a private DuckDB."""
-    con = duckdb.connect(config={"threads": 2})
+    con = _connect()
     try:
-        con.execute("set TimeZone = 'UTC'")
         for name, frame in tables.items():
             con.register(name, _scannable(frame))
         return con.execute(sql, params or []).df()
     finally:
         con.close()
+
+
+class CheckDB:
+    """The bars of one run, converted to Arrow once and held in one DuckDB connection.
+
+    Every check of a run used to convert the frame and open a connection of its own; passing
+    one CheckDB to all of them (see ``run_bar_checks``) does both once. Only the columns the
+    checks read are converted. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, bars: pd.DataFrame) -> None:
+        columns = bars[[c for c in BAR_COLUMNS if c in bars.columns]]
+        self.con = _connect()
+        scannable = _scannable(columns)
+        if isinstance(scannable, pd.DataFrame):
+            # Mixed-type object columns: let DuckDB's pandas scan type them, as it always did.
+            self.con.register("bars_frame", scannable)
+            scannable = self.con.execute("select * from bars_frame").fetch_arrow_table()
+            self.con.unregister("bars_frame")
+        self.table: pa.Table = scannable
+        self.con.register("bars", self.table)
+
+    @cached_property
+    def order(self) -> BarOrder:
+        return BarOrder(self.table)
+
+    def query(self, sql: str, params: list | None = None, **tables: pd.DataFrame | pa.Table) -> pd.DataFrame:
+        """Run ``sql`` over ``bars`` and the given extra tables (registered for this query)."""
+        for name, frame in tables.items():
+            self.con.register(name, frame if isinstance(frame, pa.Table) else _scannable(frame))
+        try:
+            return self.con.execute(sql, params or []).df()
+        finally:
+            for name in tables:
+                self.con.unregister(name)
+
+    def rows(self, indices: np.ndarray, columns: list[str], **extra: pa.Array) -> pa.Table:
+        """The bars at ``indices`` (storage row numbers), with computed columns appended."""
+        picked = self.table.select(columns).take(pa.array(indices, type=pa.int64()))
+        for name, values in extra.items():
+            picked = picked.append_column(name, values)
+        return picked
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> CheckDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def bars_db(bars: pd.DataFrame | CheckDB) -> Iterator[CheckDB]:
+    """``bars`` as a CheckDB: the caller's shared one, or a private one closed afterwards."""
+    if isinstance(bars, CheckDB):
+        yield bars
+        return
+    with CheckDB(bars) as db:
+        yield db
 
 
 def outcome(

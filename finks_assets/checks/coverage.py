@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 
 from finks_assets import market_calendar
-from finks_assets.checks.base import CheckOutcome, outcome, query
+from finks_assets.checks.base import CheckDB, CheckOutcome, bars_db, outcome
 
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:
@@ -56,14 +56,15 @@ from gaps order by ticker, trade_date, gap_start
 
 
 def check_intraday_gaps(
-    bars: pd.DataFrame, days: list[dt.date], max_missing_minutes: int = 0
+    bars: pd.DataFrame | CheckDB, days: list[dt.date], max_missing_minutes: int = 0
 ) -> CheckOutcome:
     """Each ticker that traded in a session has a bar for every minute of it.
 
     A ticker-session fails when more than ``max_missing_minutes`` minutes are missing; the
     metadata lists the missing minutes as ranges (``gap_start``..``gap_end``, inclusive).
     """
-    gaps = query(_GAPS_SQL, bars=bars, sessions=_sessions(days))
+    with bars_db(bars) as db:
+        gaps = db.query(_GAPS_SQL, sessions=_sessions(days))
     failing = gaps[gaps["missing_in_session"] > max_missing_minutes].reset_index(drop=True)
     per_session = (
         failing.groupby(["ticker", "trade_date"], as_index=False)
@@ -77,18 +78,18 @@ def check_intraday_gaps(
     )
 
 
-def session_completeness(bars: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+def session_completeness(bars: pd.DataFrame | CheckDB, days: list[dt.date]) -> pd.DataFrame:
     """Bars per ticker and session against the session's minute count (per-ticker coverage)."""
-    return query(
-        """
+    with bars_db(bars) as db:
+        return db.query(
+            """
         select b.ticker, s.trade_date, count(*) as bars, any_value(s.minutes) as expected_bars,
                round(count(*) / any_value(s.minutes), 4) as coverage
         from bars b join sessions s on cast(b.trade_date as date) = s.trade_date
         group by all order by coverage, b.ticker, s.trade_date
         """,
-        bars=bars,
-        sessions=_sessions(days),
-    )
+            sessions=_sessions(days),
+        )
 
 
 _ROW_COUNT_SQL = """
@@ -132,7 +133,7 @@ order by ticker, trade_date
 
 
 def check_row_count_anomaly(
-    bars: pd.DataFrame,
+    bars: pd.DataFrame | CheckDB,
     days: list[dt.date],
     history: pd.DataFrame,
     trailing_sessions: int = 20,
@@ -152,12 +153,13 @@ def check_row_count_anomaly(
          "bars": pd.Series([], dtype="int64")}
     )
     all_days = sorted({*days, *pd.to_datetime(history["trade_date"]).dt.date})
-    offenders = query(
-        _ROW_COUNT_SQL,
-        [trailing_sessions, min_history_sessions, min_ratio, max_ratio],
-        bars=bars, history=history, sessions=_sessions(all_days),
-        window_days=pd.DataFrame({"day": pd.to_datetime(pd.Series(days)).dt.date}),
-    )
+    with bars_db(bars) as db:
+        offenders = db.query(
+            _ROW_COUNT_SQL,
+            [trailing_sessions, min_history_sessions, min_ratio, max_ratio],
+            history=history, sessions=_sessions(all_days),
+            window_days=pd.DataFrame({"day": pd.to_datetime(pd.Series(days)).dt.date}),
+        )
     return outcome(
         offenders, ["ticker", "trade_date", "bars", "expected_bars", "ratio"],
         history_sessions=len({*pd.to_datetime(history["trade_date"]).dt.date}),

@@ -11,11 +11,10 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finks_assets import market_calendar
-from finks_assets.checks.base import CheckOutcome, outcome, query
-
-BAR_COLUMNS = ["ticker", "ts", "trade_date", "open", "high", "low", "close", "volume"]
+from finks_assets.checks.base import BAR_COLUMNS, CheckDB, CheckOutcome, bars_db, outcome
 
 _VALUE_VIOLATIONS_SQL = """
 select * from (
@@ -33,76 +32,81 @@ from bars
 """
 
 
-def value_violations(bars: pd.DataFrame) -> pd.DataFrame:
+def value_violations(bars: pd.DataFrame | CheckDB) -> pd.DataFrame:
     """Every bar breaking a value rule, with the first rule it breaks (one scan for 3 checks)."""
-    return query(_VALUE_VIOLATIONS_SQL, bars=bars)
+    with bars_db(bars) as db:
+        return db.query(_VALUE_VIOLATIONS_SQL)
 
 
-def check_ohlc_invariants(bars: pd.DataFrame, violations: pd.DataFrame | None = None) -> CheckOutcome:
+def check_ohlc_invariants(bars: pd.DataFrame | CheckDB, violations: pd.DataFrame | None = None) -> CheckOutcome:
     """high >= max(open, close) and low <= min(open, close); no missing or infinite field."""
     bad = value_violations(bars) if violations is None else violations
     bad = bad[bad["rule"].isin(["ohlc_invariant", "null_field"])]
     return outcome(bad, [*BAR_COLUMNS, "rule"])
 
 
-def check_positive_prices(bars: pd.DataFrame, violations: pd.DataFrame | None = None) -> CheckOutcome:
+def check_positive_prices(bars: pd.DataFrame | CheckDB, violations: pd.DataFrame | None = None) -> CheckOutcome:
     """Every price is > 0: a zero or negative price is a vendor or unit error, never a trade."""
     bad = value_violations(bars) if violations is None else violations
     return outcome(bad[bad["rule"] == "non_positive_price"], BAR_COLUMNS)
 
 
 def check_non_negative_volume(
-    bars: pd.DataFrame, violations: pd.DataFrame | None = None
+    bars: pd.DataFrame | CheckDB, violations: pd.DataFrame | None = None
 ) -> CheckOutcome:
     """Volume is >= 0 (zero is legal: a minute without trades)."""
     bad = value_violations(bars) if violations is None else violations
     return outcome(bad[bad["rule"] == "negative_volume"], BAR_COLUMNS)
 
 
-def check_unique_ticker_ts(bars: pd.DataFrame) -> CheckOutcome:
-    """No two bars share (ticker, ts): the upsert key of every bar dataset."""
-    offenders = query(
-        """
-        select ticker, ts, any_value(trade_date) as trade_date, count(*) as copies
-        from bars group by ticker, ts having count(*) > 1 order by ticker, ts
-        """,
-        bars=bars,
-    )
+def check_unique_ticker_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
+    """No two bars share (ticker, ts): the upsert key of every bar dataset.
+
+    Duplicates are neighbours in (ticker, ts) order; each is reported once, on its first
+    stored copy, with the number of copies.
+    """
+    with bars_db(bars) as db:
+        order = db.order
+        sorted_ts = order.ts_raw[order.by_ticker_ts]
+        valid = order.ts_valid[order.by_ticker_ts]
+        repeat = order.same_ticker_as_previous.copy()
+        repeat[1:] &= (sorted_ts[1:] == sorted_ts[:-1]) & (valid[1:] == valid[:-1])
+        first = np.flatnonzero(~repeat)  # positions where a (ticker, ts) key starts
+        copies = np.diff(np.append(first, order.n))
+        keep = copies > 1
+        picked = db.rows(order.by_ticker_ts[first[keep]], ["ticker", "ts", "trade_date"],
+                         copies=pa.array(copies[keep], type=pa.int64()))
+        offenders = db.query("select * from picked order by ticker, ts", picked=picked)
     return outcome(offenders, ["ticker", "ts", "copies"],
                    failing_rows=int((offenders["copies"] - 1).sum()))
 
 
-def check_monotonic_ts(bars: pd.DataFrame) -> CheckOutcome:
+def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
     """Within a ticker, stored rows go forward in time (readers rely on the file order).
 
     Equal timestamps are the unique check's business; this one flags a bar stored *after* a
     later bar of the same ticker.
     """
-    ordered = bars.assign(_row=np.arange(len(bars), dtype="int64"))
-    offenders = query(
-        """
-        select ticker, ts, trade_date, previous_ts from (
-            select ticker, ts, trade_date, _row,
-                   max(ts) over (partition by ticker order by _row
-                                 rows between unbounded preceding and 1 preceding) as previous_ts
-            from bars
-        ) where ts < previous_ts order by _row
-        """,
-        bars=ordered,
-    )
+    with bars_db(bars) as db:
+        order = db.order
+        previous, has_previous = order.previous_max_ts()
+        late = np.flatnonzero(order.ts_valid & has_previous & (order.ts_raw < previous))
+        picked = db.rows(late, ["ticker", "ts", "trade_date"],
+                         previous_ts=order.ts_array(previous[late]))
+        offenders = db.query("select * from picked", picked=picked)
     return outcome(offenders, ["ticker", "ts", "previous_ts"])
 
 
-def check_in_session(bars: pd.DataFrame, days: list[dt.date]) -> CheckOutcome:
+def check_in_session(bars: pd.DataFrame | CheckDB, days: list[dt.date]) -> CheckOutcome:
     """Every bar starts inside its XNYS session [open, close), half days included."""
-    offenders = query(
-        """
-        select b.ticker, b.ts, b.trade_date, s.open_utc, s.close_utc
-        from bars b left join sessions s on cast(b.trade_date as date) = s.trade_date
-        where s.trade_date is null or b.ts < s.open_utc or b.ts >= s.close_utc
-        order by b.ticker, b.ts
-        """,
-        bars=bars,
-        sessions=market_calendar.sessions_frame(days),
-    )
+    with bars_db(bars) as db:
+        offenders = db.query(
+            """
+            select b.ticker, b.ts, b.trade_date, s.open_utc, s.close_utc
+            from bars b left join sessions s on cast(b.trade_date as date) = s.trade_date
+            where s.trade_date is null or b.ts < s.open_utc or b.ts >= s.close_utc
+            order by b.ticker, b.ts
+            """,
+            sessions=market_calendar.sessions_frame(days),
+        )
     return outcome(offenders, ["ticker", "ts", "trade_date"])

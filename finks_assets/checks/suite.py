@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from finks_assets.checks.anomalies import check_outlier_jumps, check_stale_prices
-from finks_assets.checks.base import CheckOutcome
+from finks_assets.checks.base import CheckDB, CheckOutcome
 from finks_assets.checks.coverage import check_intraday_gaps, check_row_count_anomaly
 from finks_assets.checks.integrity import (
     check_in_session,
@@ -59,21 +59,25 @@ def run_bar_checks(
     history: pd.DataFrame,
     thresholds: BarQualityThresholds,
 ) -> dict[str, CheckOutcome]:
-    """Every check of :data:`BAR_CHECKS` over the run's silver bars, by check name."""
+    """Every check of :data:`BAR_CHECKS` over the run's silver bars, by check name.
+
+    All checks share one DuckDB connection and one Arrow copy of the bars (see CheckDB).
+    """
     t = thresholds
-    violations = value_violations(bars)
-    return {
-        "ohlc_invariants": check_ohlc_invariants(bars, violations),
-        "positive_prices": check_positive_prices(bars, violations),
-        "non_negative_volume": check_non_negative_volume(bars, violations),
-        "unique_ticker_ts": check_unique_ticker_ts(bars),
-        "monotonic_ts": check_monotonic_ts(bars),
-        "bars_in_session": check_in_session(bars, days),
-        "intraday_gaps": check_intraday_gaps(bars, days, t.max_missing_minutes),
-        "stale_prices": check_stale_prices(bars, t.max_stale_bars),
-        "outlier_jumps": check_outlier_jumps(bars, t.max_abs_return, t.jump_median_window),
-        "row_count_anomaly": check_row_count_anomaly(
-            bars, days, history, t.row_count_trailing_sessions, t.row_count_min_history,
-            t.row_count_min_ratio, t.row_count_max_ratio,
-        ),
-    }
+    with CheckDB(bars) as db:
+        violations = value_violations(db)
+        return {
+            "ohlc_invariants": check_ohlc_invariants(db, violations),
+            "positive_prices": check_positive_prices(db, violations),
+            "non_negative_volume": check_non_negative_volume(db, violations),
+            "unique_ticker_ts": check_unique_ticker_ts(db),
+            "monotonic_ts": check_monotonic_ts(db),
+            "bars_in_session": check_in_session(db, days),
+            "intraday_gaps": check_intraday_gaps(db, days, t.max_missing_minutes),
+            "stale_prices": check_stale_prices(db, t.max_stale_bars),
+            "outlier_jumps": check_outlier_jumps(db, t.max_abs_return, t.jump_median_window),
+            "row_count_anomaly": check_row_count_anomaly(
+                db, days, history, t.row_count_trailing_sessions, t.row_count_min_history,
+                t.row_count_min_ratio, t.row_count_max_ratio,
+            ),
+        }
