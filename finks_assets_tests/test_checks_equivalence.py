@@ -17,7 +17,10 @@ import pyarrow as pa
 import pytest
 
 from finks_assets import market_calendar
+from finks_assets.checks.anomalies import check_outlier_jumps, check_stale_prices
 from finks_assets.checks.base import SAMPLE_ROWS, CheckOutcome
+from finks_assets.checks.coverage import check_intraday_gaps
+from finks_assets.checks.integrity import check_monotonic_ts, check_unique_ticker_ts
 from finks_assets.checks.suite import BAR_CHECKS, run_bar_checks
 from finks_assets.quality.thresholds import BarQualityThresholds
 from finks_assets.sources.synthetic import SyntheticSource
@@ -149,8 +152,12 @@ def faulty_silver() -> tuple[pd.DataFrame, pd.DataFrame]:
     p.scale("AAPL", D1, [25], 100)
     p.scale("META", D3, [100], 0.01)
     p.scale("BAC", D2, [100], 1.4)
-    # Coverage: three missing minutes, a half day's afternoon missing, a ticker absent a day.
+    # Coverage: three missing minutes, a half day's afternoon missing, a ticker absent a day,
+    # a missing minute in a session whose row count the duplicate above makes whole again,
+    # and a minute whose bar came 30 s late (in session, but no bar *at* that minute).
     p.drop("BAC", D1, range(50, 53))
+    p.drop("MSFT", D2, range(5, 6))
+    p.set("KO", D2, [7], ts=minute(D2, 7) + pd.Timedelta(seconds=30))
     p.drop("WMT", D3, range(100, 210))
     p.drop_ticker_day("PFE", D2)
     # Out of session: a pre-open bar stored before the first bar, a bar dated on the holiday.
@@ -196,7 +203,7 @@ def test_every_check_ran_and_the_untouched_tickers_pass(planted) -> None:
     untouched = {"DIS", "CSCO", "ORCL", "PEP"}
     for name, result in outcomes.items():
         assert not untouched & set(result.offending_tickers()), name
-    assert len(bars) == 20 * 990 + 4 - 3 - 110 - 390  # 4 rows in, 113 minutes and a day out
+    assert len(bars) == 20 * 990 + 4 - 4 - 110 - 390  # 4 rows in, 114 minutes and a day out
 
 
 def test_value_rules_name_each_planted_bar(planted) -> None:
@@ -249,10 +256,12 @@ def test_gaps_are_minute_ranges_per_ticker_session(planted) -> None:
     assert keys(gaps, "ticker", "trade_date", "gap_start", "gap_end", "missing_minutes",
                 "session_minutes", "missing_in_session") == [
         ("BAC", TD1, minute(D1, 50), minute(D1, 52), 3, 390, 3),
+        ("KO", TD2, minute(D2, 7), minute(D2, 7), 1, 390, 1),
+        ("MSFT", TD2, minute(D2, 5), minute(D2, 5), 1, 390, 1),
         ("WMT", TD3, minute(D3, 100), minute(D3, 209), 110, 210, 110),
     ]
-    assert gaps.failing_rows == 113
-    assert gaps.metadata["incomplete_ticker_sessions"] == 2
+    assert gaps.failing_rows == 115
+    assert gaps.metadata["incomplete_ticker_sessions"] == 4
     assert gaps.metadata["max_missing_minutes"] == 0
     assert_sample_mirrors_offenders(
         gaps, ["ticker", "trade_date", "gap_start", "gap_end", "missing_minutes"])
@@ -329,3 +338,39 @@ def test_clean_silver_passes_every_check(planted) -> None:
     outcomes = run_bar_checks(silver, DAYS, history_counts(), BarQualityThresholds())
     assert {n: o.failing_rows for n, o in outcomes.items() if not o.passed} == {
         "row_count_anomaly": 3}  # IBM, seen only in history, has no bars today
+
+
+def assert_same_outcome(a: CheckOutcome, b: CheckOutcome) -> None:
+    assert (a.passed, a.failing_rows) == (b.passed, b.failing_rows)
+    assert repr(a.metadata) == repr(b.metadata)  # repr: NaN in a sample compares unequal
+    pd.testing.assert_frame_equal(a.offenders, b.offenders, check_exact=True)
+
+
+def test_each_check_alone_matches_the_shared_run(planted) -> None:
+    """A check called with a frame opens its own connection; it must agree with the suite's."""
+    bars, _, outcomes = planted
+    alone = {
+        "unique_ticker_ts": check_unique_ticker_ts(bars),
+        "monotonic_ts": check_monotonic_ts(bars),
+        "intraday_gaps": check_intraday_gaps(bars, DAYS),
+        "stale_prices": check_stale_prices(bars),
+        "outlier_jumps": check_outlier_jumps(bars),
+    }
+    for name, result in alone.items():
+        assert_same_outcome(result, outcomes[name])
+
+
+def test_a_column_arrow_cannot_convert_still_finds_the_same_bars(planted) -> None:
+    """Mixed objects in a bar column fall back to DuckDB's pandas scan (which types the column
+    as text here); the sequence checks must still name the same bars."""
+    bars, _, outcomes = planted
+    mixed = bars.assign(trade_date=bars["trade_date"].astype(object))
+    mixed.loc[0, "trade_date"] = D1.isoformat()
+    with pytest.raises(pa.ArrowException):
+        pa.Table.from_pandas(mixed[["trade_date"]])
+    fallback = run_bar_checks(mixed, DAYS, history_counts(), BarQualityThresholds())
+    for name in ("unique_ticker_ts", "monotonic_ts", "stale_prices", "outlier_jumps",
+                 "intraday_gaps", "bars_in_session"):
+        assert fallback[name].failing_rows == outcomes[name].failing_rows, name
+        columns = ["ticker", "gap_start"] if name == "intraday_gaps" else ["ticker", "ts"]
+        assert keys(fallback[name], *columns) == keys(outcomes[name], *columns), name

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finks_assets import market_calendar
 from finks_assets.checks.base import CheckDB, CheckOutcome, bars_db, outcome
@@ -35,6 +37,9 @@ expected as (
     select p.ticker, s.trade_date, s.minutes,
            unnest(range(s.open_utc, s.close_utc, interval 1 minute)) as ts
     from present p join sessions s on p.trade_date = s.trade_date
+    where not exists (
+        select 1 from complete c where c.ticker = p.ticker and c.trade_date = s.trade_date
+    )
 ),
 missing as (
     select e.* from expected e
@@ -55,6 +60,35 @@ from gaps order by ticker, trade_date, gap_start
 """
 
 
+_UNITS_PER_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _complete_sessions(db: CheckDB, sessions: pd.DataFrame) -> pa.Table:
+    """(ticker, trade_date) of sessions where the ticker has a bar at every minute.
+
+    Listing each session's minutes and anti-joining them with the bars cost ~0.6 s per
+    million bars, nearly all for sessions that are complete; the gaps query now lists only
+    the others. A session counts as complete only when the distinct minute-aligned bar
+    timestamps of the ticker inside it number the session's minutes, which is exactly "no
+    minute missing", so skipping it changes no outcome.
+    """
+    order = db.order
+    per_ns = _UNITS_PER_NS[order.ts_type.unit]
+    counts = order.distinct_aligned_counts(
+        np.array([t.value // per_ns for t in sessions["open_utc"]], dtype=np.int64),
+        np.array([t.value // per_ns for t in sessions["close_utc"]], dtype=np.int64),
+        step=60 * 10**9 // per_ns,
+    )
+    if counts is None:
+        tickers, session_rows = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    else:
+        tickers, session_rows = np.nonzero(counts == sessions["minutes"].to_numpy()[None, :])
+    return pa.table({
+        "ticker": order.ticker_names.take(pa.array(tickers, type=pa.int64())).cast(pa.string()),
+        "trade_date": pa.array(sessions["trade_date"].to_numpy()[session_rows], type=pa.date32()),
+    })
+
+
 def check_intraday_gaps(
     bars: pd.DataFrame | CheckDB, days: list[dt.date], max_missing_minutes: int = 0
 ) -> CheckOutcome:
@@ -63,8 +97,9 @@ def check_intraday_gaps(
     A ticker-session fails when more than ``max_missing_minutes`` minutes are missing; the
     metadata lists the missing minutes as ranges (``gap_start``..``gap_end``, inclusive).
     """
+    sessions = _sessions(days)
     with bars_db(bars) as db:
-        gaps = db.query(_GAPS_SQL, sessions=_sessions(days))
+        gaps = db.query(_GAPS_SQL, sessions=sessions, complete=_complete_sessions(db, sessions))
     failing = gaps[gaps["missing_in_session"] > max_missing_minutes].reset_index(drop=True)
     per_session = (
         failing.groupby(["ticker", "trade_date"], as_index=False)

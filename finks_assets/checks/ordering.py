@@ -44,6 +44,7 @@ class BarOrder:
         tickers = _column(table, "ticker").dictionary_encode()
         codes = tickers.indices.to_numpy(zero_copy_only=False)
         null_ticker = np.asarray(tickers.indices.is_null())
+        self.ticker_names: pa.Array = tickers.dictionary
         self.codes = np.where(null_ticker, len(tickers.dictionary), codes).astype(np.int64)
         ts = _column(table, "ts")
         if not pa.types.is_timestamp(ts.type):
@@ -113,6 +114,28 @@ class BarOrder:
         prev_rel = np.zeros(self.n, dtype=np.int64)
         prev_rel[order] = previous
         return prev_rel + self.ts_min - 1, has
+
+    def distinct_aligned_counts(
+        self, starts: np.ndarray, ends: np.ndarray, step: int
+    ) -> np.ndarray | None:
+        """Distinct timestamps per ticker (rows, in ``ticker_names`` order) and range (columns)
+        that are multiples of ``step`` within [start, end), in the ts column's own unit.
+
+        None when the tickers x time span does not fit one integer key (callers then skip
+        whatever this count was to spare them).
+        """
+        rel, span = self._rel("last")
+        key = _grouped_key(self.codes, rel, span)
+        if key is None:
+            return None
+        rows = self.by_ticker_ts
+        keep = self.ts_valid[rows] & (self.ts_raw[rows] % step == 0)
+        keys = key[rows][keep]
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))[: len(keys)]]
+        codes = np.arange(len(self.ticker_names), dtype=np.int64)[:, None] * span
+        lo = np.clip(np.asarray(starts, dtype=np.int64) - self.ts_min + 1, 1, span - 1)
+        hi = np.clip(np.asarray(ends, dtype=np.int64) - self.ts_min + 1, 1, span - 1)
+        return np.searchsorted(keys, codes + hi[None, :]) - np.searchsorted(keys, codes + lo[None, :])
 
     def ts_array(self, values: np.ndarray) -> pa.Array:
         """Integer timestamps as an Arrow array of the bars' own ts type (unit and zone)."""
