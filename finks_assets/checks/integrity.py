@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from finks_assets import market_calendar
 from finks_assets.checks.base import BAR_COLUMNS, CheckDB, CheckOutcome, bars_db, outcome
+from finks_assets.checks.ordering import floats
 
 _VALUE_VIOLATIONS_SQL = """
 select * from (
@@ -27,15 +28,35 @@ select ticker, ts, trade_date, open, high, low, close, volume,
          when volume < 0 then 'negative_volume'
          when high < greatest(open, close) or low > least(open, close) then 'ohlc_invariant'
        end as rule
-from bars
+from candidates
 ) where rule is not null
 """
+_PRICES = ["open", "high", "low", "close"]
+
+
+def _may_break_a_value_rule(db: CheckDB) -> np.ndarray:
+    """Rows that may break a value rule: a NumPy superset, so SQL judges only those rows.
+
+    Evaluating the rules' CASE in DuckDB for every bar cost ~0.2 s per million bars; almost
+    every bar passes all of them.
+    """
+    try:
+        o, h, low, c, v = (floats(db.table, name) for name in [*_PRICES, "volume"])
+    except (pa.ArrowException, TypeError, ValueError):
+        return np.ones(db.table.num_rows, dtype=bool)  # not numeric: let SQL judge every row
+    with np.errstate(invalid="ignore"):
+        return (
+            ~(np.isfinite(o) & np.isfinite(h) & np.isfinite(low) & np.isfinite(c) & np.isfinite(v))
+            | (np.minimum.reduce([o, h, low, c]) <= 0) | (v < 0)
+            | (h < np.maximum(o, c)) | (low > np.minimum(o, c))
+        )
 
 
 def value_violations(bars: pd.DataFrame | CheckDB) -> pd.DataFrame:
     """Every bar breaking a value rule, with the first rule it breaks (one scan for 3 checks)."""
     with bars_db(bars) as db:
-        return db.query(_VALUE_VIOLATIONS_SQL)
+        suspects = np.flatnonzero(_may_break_a_value_rule(db))
+        return db.query(_VALUE_VIOLATIONS_SQL, candidates=db.rows(suspects, db.table.column_names))
 
 
 def check_ohlc_invariants(bars: pd.DataFrame | CheckDB, violations: pd.DataFrame | None = None) -> CheckOutcome:
@@ -97,16 +118,43 @@ def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
     return outcome(offenders, ["ticker", "ts", "previous_ts"])
 
 
+def _outside_session(db: CheckDB, sessions: pd.DataFrame) -> np.ndarray:
+    """Per bar: its trade_date is no session, or its ts lies outside that session.
+
+    Computed in NumPy from the values DuckDB sees (its date cast, its microseconds), so the
+    SQL join that names the offenders runs over those bars only, not over every bar.
+    """
+    got = db.con.execute(
+        "select datediff('day', date '1970-01-01', cast(trade_date as date)) as day,"
+        " epoch_us(ts) as us from bars"
+    ).fetchnumpy()
+    day, us = (np.ma.getdata(got[k]).astype(np.int64) for k in ("day", "us"))
+    day_valid, us_valid = (~np.ma.getmaskarray(got[k]) for k in ("day", "us"))
+    session_days = np.array([(d - dt.date(1970, 1, 1)).days for d in sessions["trade_date"]],
+                            dtype=np.int64)
+    if not len(session_days):
+        return np.ones(len(day), dtype=bool)
+    opens = np.array([t.value // 1000 for t in sessions["open_utc"]], dtype=np.int64)
+    closes = np.array([t.value // 1000 for t in sessions["close_utc"]], dtype=np.int64)
+    by_day = np.argsort(session_days)
+    at = by_day[np.clip(np.searchsorted(session_days[by_day], day), 0, len(by_day) - 1)]
+    matched = day_valid & (session_days[at] == day)
+    return ~matched | (us_valid & ((us < opens[at]) | (us >= closes[at])))
+
+
 def check_in_session(bars: pd.DataFrame | CheckDB, days: list[dt.date]) -> CheckOutcome:
     """Every bar starts inside its XNYS session [open, close), half days included."""
+    sessions = market_calendar.sessions_frame(days)
     with bars_db(bars) as db:
+        outside = np.flatnonzero(_outside_session(db, sessions))
         offenders = db.query(
             """
             select b.ticker, b.ts, b.trade_date, s.open_utc, s.close_utc
-            from bars b left join sessions s on cast(b.trade_date as date) = s.trade_date
+            from candidates b left join sessions s on cast(b.trade_date as date) = s.trade_date
             where s.trade_date is null or b.ts < s.open_utc or b.ts >= s.close_utc
             order by b.ticker, b.ts
             """,
-            sessions=market_calendar.sessions_frame(days),
+            sessions=sessions,
+            candidates=db.rows(outside, ["ticker", "ts", "trade_date"]),
         )
     return outcome(offenders, ["ticker", "ts", "trade_date"])
