@@ -101,6 +101,7 @@ class CheckDB:
             scannable = self.con.execute("select * from bars_frame").fetch_arrow_table()
             self.con.unregister("bars_frame")
         self.table: pa.Table = scannable
+        self._materialized: set[str] = set()
         self.con.register("bars", self.table)
 
     @cached_property
@@ -116,6 +117,12 @@ class CheckDB:
         finally:
             for name in tables:
                 self.con.unregister(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        """Create temp table ``name`` from ``sql`` once per connection (shared by checks)."""
+        if name not in self._materialized:
+            self.con.execute(f"create temp table {name} as {sql}")  # name: a module constant
+            self._materialized.add(name)
 
     def rows(self, indices: np.ndarray, columns: list[str], **extra: pa.Array) -> pa.Table:
         """The bars at ``indices`` (storage row numbers), with computed columns appended."""

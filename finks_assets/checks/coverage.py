@@ -31,7 +31,7 @@ def _sessions(days: list[dt.date]) -> pd.DataFrame:
 
 _GAPS_SQL = """
 with present as (
-    select distinct ticker, cast(trade_date as date) as trade_date from bars
+    select ticker, trade_date from ticker_days
 ),
 expected as (
     select p.ticker, s.trade_date, s.minutes,
@@ -57,6 +57,12 @@ gaps as (
 )
 select *, sum(missing_minutes) over (partition by ticker, trade_date) as missing_in_session
 from gaps order by ticker, trade_date, gap_start
+"""
+
+
+# Bars per ticker and trading day: the gaps and row-count checks both start from it.
+_TICKER_DAYS_SQL = """
+select ticker, cast(trade_date as date) as trade_date, count(*) as bars from bars group by all
 """
 
 
@@ -99,6 +105,7 @@ def check_intraday_gaps(
     """
     sessions = _sessions(days)
     with bars_db(bars) as db:
+        db.materialize("ticker_days", _TICKER_DAYS_SQL)
         gaps = db.query(_GAPS_SQL, sessions=sessions, complete=_complete_sessions(db, sessions))
     failing = gaps[gaps["missing_in_session"] > max_missing_minutes].reset_index(drop=True)
     per_session = (
@@ -129,8 +136,7 @@ def session_completeness(bars: pd.DataFrame | CheckDB, days: list[dt.date]) -> p
 
 _ROW_COUNT_SQL = """
 with current_counts as (
-    select ticker, cast(trade_date as date) as trade_date, count(*) as bars
-    from bars group by all
+    select ticker, trade_date, bars from ticker_days
 ),
 tickers as (
     select distinct ticker from current_counts union select distinct ticker from history
@@ -189,6 +195,7 @@ def check_row_count_anomaly(
     )
     all_days = sorted({*days, *pd.to_datetime(history["trade_date"]).dt.date})
     with bars_db(bars) as db:
+        db.materialize("ticker_days", _TICKER_DAYS_SQL)
         offenders = db.query(
             _ROW_COUNT_SQL,
             [trailing_sessions, min_history_sessions, min_ratio, max_ratio],

@@ -92,7 +92,9 @@ class BarOrder:
         and 1 preceding)`` gives: NULL timestamps count for nothing.
         """
         rel, span = self._rel("first")
-        order = np.argsort(self.codes, kind="stable")
+        # Stable argsort of 16-bit integers is a radix sort in NumPy (O(n)).
+        codes = self.codes.astype(np.uint16) if len(self.ticker_names) < 2**16 else self.codes
+        order = np.argsort(codes, kind="stable")
         key = _grouped_key(self.codes, rel, span)
         if key is None:  # per-ticker running max without a combined key
             running = np.empty(self.n, dtype=np.int64)
