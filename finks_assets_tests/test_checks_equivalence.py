@@ -374,3 +374,15 @@ def test_a_column_arrow_cannot_convert_still_finds_the_same_bars(planted) -> Non
         assert fallback[name].failing_rows == outcomes[name].failing_rows, name
         columns = ["ticker", "gap_start"] if name == "intraday_gaps" else ["ticker", "ts"]
         assert keys(fallback[name], *columns) == keys(outcomes[name], *columns), name
+
+
+def test_timestamp_ranks_stand_in_when_the_sort_key_would_overflow(planted, monkeypatch) -> None:
+    """Nanosecond timestamps over long windows for many tickers do not fit one int64 key;
+    the ordering then sorts on ranks of the distinct timestamps, with the same outcomes."""
+    from finks_assets.checks import ordering
+
+    bars, _, outcomes = planted
+    monkeypatch.setattr(ordering, "_MAX_KEY", 2**20)
+    ranked = run_bar_checks(bars, DAYS, history_counts(), BarQualityThresholds())
+    for name, result in outcomes.items():
+        assert_same_outcome(ranked[name], result)

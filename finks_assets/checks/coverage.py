@@ -85,10 +85,7 @@ def _complete_sessions(db: CheckDB, sessions: pd.DataFrame) -> pa.Table:
         np.array([t.value // per_ns for t in sessions["close_utc"]], dtype=np.int64),
         step=60 * 10**9 // per_ns,
     )
-    if counts is None:
-        tickers, session_rows = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    else:
-        tickers, session_rows = np.nonzero(counts == sessions["minutes"].to_numpy()[None, :])
+    tickers, session_rows = np.nonzero(counts == sessions["minutes"].to_numpy()[None, :])
     return pa.table({
         "ticker": order.ticker_names.take(pa.array(tickers, type=pa.int64())).cast(pa.string()),
         "trade_date": pa.array(sessions["trade_date"].to_numpy()[session_rows], type=pa.date32()),

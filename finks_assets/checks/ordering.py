@@ -30,15 +30,14 @@ def floats(table: pa.Table, name: str) -> np.ndarray:
     return _column(table, name).cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _grouped_key(codes: np.ndarray, rel: np.ndarray, span: int) -> np.ndarray | None:
-    """codes * span + rel when it fits in int64 (one argsort), else None (use lexsort)."""
-    if (int(codes.max(initial=0)) + 1) * span >= _MAX_KEY:
-        return None
-    return codes.astype(np.int64) * span + rel
-
-
 class BarOrder:
-    """Ticker codes, timestamps as integers, and the rows sorted by (ticker, ts)."""
+    """Ticker codes, timestamps as integers, and the rows sorted by (ticker, ts).
+
+    Orderings use one int64 key, ``code * span + rel``: ``rel`` is the timestamp's offset from
+    the earliest one (1, 2, ...), or, when tickers x time span would not fit in 63 bits (e.g.
+    nanosecond timestamps over a year for hundreds of tickers), its rank among the distinct
+    timestamps. Either keeps order and equality, which is all the checks ask of it.
+    """
 
     def __init__(self, table: pa.Table) -> None:
         tickers = _column(table, "ticker").dictionary_encode()
@@ -51,25 +50,37 @@ class BarOrder:
             raise TypeError(f"bars.ts must be a timestamp, not {ts.type}")
         self.ts_type = ts.type
         self.ts_valid = ~np.asarray(ts.is_null())
-        raw = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        self.ts_min = int(raw[self.ts_valid].min()) if self.ts_valid.any() else 0
-        self.ts_raw = raw
+        self.ts_raw = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
         self.n = len(table)
+        valid = self.ts_raw[self.ts_valid]
+        self._min = int(valid.min()) if len(valid) else 0
+        self._ranks: np.ndarray | None = None  # distinct timestamps, when rel is a rank
+        self.span = (int(valid.max()) - self._min if len(valid) else 0) + 3
+        if (len(self.ticker_names) + 1) * self.span >= _MAX_KEY:
+            self._ranks = np.unique(valid)
+            self.span = len(self._ranks) + 3
+        # rel: 1 .. span - 2 for timestamps; span - 1 ("NULLS LAST") for missing ones.
+        self._rel_last = np.where(self.ts_valid, self.to_rel(self.ts_raw), self.span - 1)
 
-    def _rel(self, null_rank: str) -> tuple[np.ndarray, int]:
-        """ts - min + 1 (>= 1); NULL ts become 0 ("first") or span - 1 ("last")."""
-        rel = self.ts_raw - self.ts_min + 1
-        span = int(rel[self.ts_valid].max(initial=0)) + 2
-        return np.where(self.ts_valid, rel, 0 if null_rank == "first" else span - 1), span
+    def to_rel(self, values: np.ndarray) -> np.ndarray:
+        """Timestamps (raw integers) as rel; a value between two timestamps gets the next one's."""
+        values = np.asarray(values, dtype=np.int64)
+        if self._ranks is None:
+            return np.clip(values - self._min + 1, 1, self.span - 1)
+        return np.searchsorted(self._ranks, values) + 1
+
+    def from_rel(self, rel: np.ndarray) -> np.ndarray:
+        if self._ranks is None:
+            return rel + self._min - 1
+        return self._ranks[rel - 1]  # rank mode implies at least one timestamp
+
+    def _key(self, rel: np.ndarray) -> np.ndarray:
+        return self.codes * self.span + rel
 
     @cached_property
     def by_ticker_ts(self) -> np.ndarray:
         """Row numbers in (ticker, ts) order, NULL ts last, ties in storage order."""
-        rel, span = self._rel("last")
-        key = _grouped_key(self.codes, rel, span)
-        if key is None:
-            return np.lexsort((rel, self.codes))
-        return np.argsort(key, kind="stable")
+        return np.argsort(self._key(self._rel_last), kind="stable")
 
     @cached_property
     def same_ticker_as_previous(self) -> np.ndarray:
@@ -89,54 +100,33 @@ class BarOrder:
         """Per row, the latest ts of the same ticker stored *before* it (and whether there is one).
 
         What ``max(ts) over (partition by ticker order by row rows between unbounded preceding
-        and 1 preceding)`` gives: NULL timestamps count for nothing.
+        and 1 preceding)`` gives: NULL timestamps count for nothing (rel 0 here).
         """
-        rel, span = self._rel("first")
+        rel = np.where(self.ts_valid, self._rel_last, 0)
         # Stable argsort of 16-bit integers is a radix sort in NumPy (O(n)).
         codes = self.codes.astype(np.uint16) if len(self.ticker_names) < 2**16 else self.codes
         order = np.argsort(codes, kind="stable")
-        key = _grouped_key(self.codes, rel, span)
-        if key is None:  # per-ticker running max without a combined key
-            running = np.empty(self.n, dtype=np.int64)
-            codes = self.codes[order]
-            bounds = np.flatnonzero(np.diff(codes)) + 1
-            for part in np.split(np.arange(self.n), bounds):
-                running[part] = np.maximum.accumulate(rel[order][part])
-            base = np.zeros(self.n, dtype=np.int64)
-        else:
-            running = np.maximum.accumulate(key[order])
-            base = self.codes[order] * span
+        # Keys of a later ticker exceed all of an earlier one's, so one running max serves all.
+        running = np.maximum.accumulate(self._key(rel)[order])
+        grouped = self.codes[order]
         previous = np.zeros(self.n, dtype=np.int64)
-        previous[1:] = running[:-1] - base[1:]
-        first = np.ones(self.n, dtype=bool)
-        first[1:] = self.codes[order][1:] != self.codes[order][:-1]
-        previous[first] = 0
+        previous[1:] = running[:-1] - grouped[1:] * self.span
+        previous[np.concatenate(([True], grouped[1:] != grouped[:-1]))[: self.n]] = 0
         has = np.zeros(self.n, dtype=bool)
         has[order] = previous > 0
         prev_rel = np.zeros(self.n, dtype=np.int64)
         prev_rel[order] = previous
-        return prev_rel + self.ts_min - 1, has
+        return np.where(has, self.from_rel(np.maximum(prev_rel, 1)), 0), has
 
-    def distinct_aligned_counts(
-        self, starts: np.ndarray, ends: np.ndarray, step: int
-    ) -> np.ndarray | None:
+    def distinct_aligned_counts(self, starts: np.ndarray, ends: np.ndarray, step: int) -> np.ndarray:
         """Distinct timestamps per ticker (rows, in ``ticker_names`` order) and range (columns)
-        that are multiples of ``step`` within [start, end), in the ts column's own unit.
-
-        None when the tickers x time span does not fit one integer key (callers then skip
-        whatever this count was to spare them).
-        """
-        rel, span = self._rel("last")
-        key = _grouped_key(self.codes, rel, span)
-        if key is None:
-            return None
+        that are multiples of ``step`` within [start, end), in the ts column's own unit."""
         rows = self.by_ticker_ts
         keep = self.ts_valid[rows] & (self.ts_raw[rows] % step == 0)
-        keys = key[rows][keep]
+        keys = self._key(self._rel_last)[rows][keep]
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))[: len(keys)]]
-        codes = np.arange(len(self.ticker_names), dtype=np.int64)[:, None] * span
-        lo = np.clip(np.asarray(starts, dtype=np.int64) - self.ts_min + 1, 1, span - 1)
-        hi = np.clip(np.asarray(ends, dtype=np.int64) - self.ts_min + 1, 1, span - 1)
+        codes = np.arange(len(self.ticker_names), dtype=np.int64)[:, None] * self.span
+        lo, hi = self.to_rel(starts), self.to_rel(ends)
         return np.searchsorted(keys, codes + hi[None, :]) - np.searchsorted(keys, codes + lo[None, :])
 
     def ts_array(self, values: np.ndarray) -> pa.Array:
