@@ -1,8 +1,9 @@
-"""What every bar check returns, and the one DuckDB helper they share.
+"""What every bar check returns, and the DuckDB connection they share.
 
-A check is a pure function over a silver frame: set-based SQL in DuckDB, no per-row Python.
-Its :class:`CheckOutcome` names the offending tickers, rows and trading dates, so the UI,
-the validation report and the per-partition gate all read the same result.
+A check is a pure function over a silver frame (or a :class:`CheckDB` holding one): set-based
+SQL in DuckDB and vectorised NumPy, no per-row Python. Its :class:`CheckOutcome` names the
+offending tickers, rows and trading dates, so the UI, the validation report and the
+per-partition gate all read the same result.
 """
 
 from __future__ import annotations
