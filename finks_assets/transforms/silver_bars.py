@@ -54,7 +54,9 @@ classified as (
                   or l.volume is null or not isfinite(l.volume) then 'null_field'
              when s.trade_date is null then 'market_closed'
              when l.ts < s.open_utc or l.ts >= s.close_utc then 'out_of_session'
-             when date_trunc('minute', l.ts) <> l.ts then 'misaligned_minute'
+             -- epoch arithmetic, not date_trunc: on a TIMESTAMPTZ date_trunc goes through ICU's
+             -- calendar, ~0.4 s per million bars
+             when epoch_us(l.ts) % 60000000 <> 0 then 'misaligned_minute'
              when l.open <= 0 or l.high <= 0 or l.low <= 0 or l.close <= 0 then 'non_positive_price'
              when l.volume < 0 then 'negative_volume'
              when l.high < greatest(l.open, l.close) or l.low > least(l.open, l.close)
