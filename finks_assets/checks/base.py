@@ -73,17 +73,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def query(sql: str, params: list | None = None, **tables: pd.DataFrame) -> pd.DataFrame:
-    """Run ``sql`` over the given frames (registered as views) in a private DuckDB."""
-    con = _connect()
-    try:
-        for name, frame in tables.items():
-            con.register(name, _scannable(frame))
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
-
-
 class CheckDB:
     """The bars of one run, converted to Arrow once and held in one DuckDB connection.
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from finks_assets import market_calendar
 from finks_assets.checks.base import CheckDB, CheckOutcome, bars_db, outcome
+from finks_assets.checks.ordering import UNITS_PER_NS, epoch_ints
 
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:
@@ -66,9 +67,6 @@ select ticker, cast(trade_date as date) as trade_date, count(*) as bars from bar
 """
 
 
-_UNITS_PER_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
 def _complete_sessions(db: CheckDB, sessions: pd.DataFrame) -> pa.Table:
     """(ticker, trade_date) of sessions where the ticker has a bar at every minute.
 
@@ -79,11 +77,10 @@ def _complete_sessions(db: CheckDB, sessions: pd.DataFrame) -> pa.Table:
     minute missing", so skipping it changes no outcome.
     """
     order = db.order
-    per_ns = _UNITS_PER_NS[order.ts_type.unit]
+    unit = order.ts_type.unit
     counts = order.distinct_aligned_counts(
-        np.array([t.value // per_ns for t in sessions["open_utc"]], dtype=np.int64),
-        np.array([t.value // per_ns for t in sessions["close_utc"]], dtype=np.int64),
-        step=60 * 10**9 // per_ns,
+        epoch_ints(sessions["open_utc"], unit), epoch_ints(sessions["close_utc"], unit),
+        step=60 * 10**9 // UNITS_PER_NS[unit],
     )
     tickers, session_rows = np.nonzero(counts == sessions["minutes"].to_numpy()[None, :])
     return pa.table({

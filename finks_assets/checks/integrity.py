@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from finks_assets import market_calendar
 from finks_assets.checks.base import BAR_COLUMNS, CheckDB, CheckOutcome, bars_db, outcome
-from finks_assets.checks.ordering import floats
+from finks_assets.checks.ordering import epoch_ints, floats
 
 _VALUE_VIOLATIONS_SQL = """
 select * from (
@@ -134,8 +134,7 @@ def _outside_session(db: CheckDB, sessions: pd.DataFrame) -> np.ndarray:
                             dtype=np.int64)
     if not len(session_days):
         return np.ones(len(day), dtype=bool)
-    opens = np.array([t.value // 1000 for t in sessions["open_utc"]], dtype=np.int64)
-    closes = np.array([t.value // 1000 for t in sessions["close_utc"]], dtype=np.int64)
+    opens, closes = epoch_ints(sessions["open_utc"], "us"), epoch_ints(sessions["close_utc"], "us")
     by_day = np.argsort(session_days)
     at = by_day[np.clip(np.searchsorted(session_days[by_day], day), 0, len(by_day) - 1)]
     matched = day_valid & (session_days[at] == day)

@@ -15,10 +15,12 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _MAX_KEY = 2**62
+UNITS_PER_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
@@ -28,6 +30,11 @@ def _column(table: pa.Table, name: str) -> pa.Array:
 def floats(table: pa.Table, name: str) -> np.ndarray:
     """A numeric column as float64 with NaN for NULL (NaN compares false, like NULL in SQL)."""
     return _column(table, name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def epoch_ints(stamps: pd.Series, unit: str) -> np.ndarray:
+    """UTC timestamps as integers since the epoch in ``unit`` (``s``, ``ms``, ``us``, ``ns``)."""
+    return np.array([t.value // UNITS_PER_NS[unit] for t in stamps], dtype=np.int64)
 
 
 class BarOrder:
