@@ -101,7 +101,7 @@ class Result:
 def build_year(data_dir: Path) -> tuple[Path, float | None]:
     """Gold for 2024 via the real pipeline; returns the warehouse and the build time (None: reused)."""
     from finks_assets.cli.main import run_range
-    from finks_assets.settings import FinksSettings
+    from finks_assets.lib.settings import FinksSettings
 
     settings = FinksSettings.from_env(
         {"FINKS_DATA_DIR": str(data_dir), "FINKS_UNIVERSE": ",".join(TICKERS)}
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warehouse, build_seconds = build_year(data_dir)
     from finks_api.keys import KeyStore
-    from finks_assets.settings import FinksSettings
+    from finks_assets.lib.settings import FinksSettings
 
     settings = FinksSettings.from_env({"FINKS_DATA_DIR": str(data_dir)})
     store = KeyStore(settings.api_key_store_path)

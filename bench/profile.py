@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyinstrument import Profiler
 
     from finks_assets.cli.main import run_range
-    from finks_assets.settings import FinksSettings
+    from finks_assets.lib.settings import FinksSettings
 
     window = session_window(args.days)
     with tempfile.TemporaryDirectory(prefix="finks-profile-") as tmp:

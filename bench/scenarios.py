@@ -25,7 +25,7 @@ import pandas as pd
 
 from bench.measure import REPO, Measurement, run_task
 from bench.worker import tickers
-from finks_assets import market_calendar
+from finks_assets.lib import market_calendar
 
 WINDOW_END = dt.date(2025, 12, 31)  # a fixed window keeps reruns comparable
 

@@ -22,7 +22,7 @@ def tickers(count: int) -> list[str]:
 
 
 def _settings(data_dir: str, universe_size: int):
-    from finks_assets.settings import FinksSettings
+    from finks_assets.lib.settings import FinksSettings
 
     return FinksSettings.from_env(
         {"FINKS_DATA_DIR": data_dir, "FINKS_UNIVERSE": ",".join(tickers(universe_size))}
@@ -129,7 +129,7 @@ def definitions_load(args: dict[str, Any]) -> dict[str, Any]:
     defs = build_definitions(settings)
     repo = defs.get_repository_def()
     assets = len(list(repo.asset_graph.get_all_asset_keys()))
-    from finks_assets.partitions import trading_days
+    from finks_assets.lib.partitions import trading_days
 
     partitions = len(trading_days.get_partition_keys())
     return {"import_s": imported - started, "build_s": time.perf_counter() - imported,

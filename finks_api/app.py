@@ -26,7 +26,7 @@ from finks_api.formats import MEDIA_TYPES, Format, encode, negotiate
 from finks_api.keys import KeyStore, KeyStoreError
 from finks_api.readers import GoldQueryFailed, build_reader
 from finks_api.snapshot import WarehouseUnavailable
-from finks_assets.tickers import InvalidTickerError, validate_ticker, validate_tickers
+from finks_assets.lib.tickers import InvalidTickerError, validate_ticker, validate_tickers
 
 log = logging.getLogger(__name__)
 

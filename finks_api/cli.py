@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from finks_api.config import ApiConfig
 from finks_api.keys import SCOPES, KeyStore, KeyStoreError
-from finks_assets.settings import FinksSettings, SettingsError
+from finks_assets.lib.settings import FinksSettings, SettingsError
 
 
 def _serve(args: argparse.Namespace, config: ApiConfig) -> int:

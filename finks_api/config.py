@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from finks_assets.settings import FinksSettings
-from finks_assets.storage_settings import DEFAULT_GOLD_GLUE_DATABASE
+from finks_assets.lib.settings import FinksSettings
+from finks_assets.lib.storage_settings import DEFAULT_GOLD_GLUE_DATABASE
 
 MAX_PAGE_SIZE = 5000
 DEFAULT_PAGE_SIZE = 1000

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from finks_assets.tickers import validate_ticker
+from finks_assets.lib.tickers import validate_ticker
 
 PORTFOLIO_ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -19,7 +19,7 @@ import uvicorn
 from finks_api.app import create_app
 from finks_api.config import ApiConfig
 from finks_assets.cli.main import run_range
-from finks_assets.settings import FinksSettings
+from finks_assets.lib.settings import FinksSettings
 from finks_assets_tests.conftest import SMALL_UNIVERSE
 
 FIRST, LAST = "2025-11-24", "2025-11-28"  # Thanksgiving week: 4 sessions

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from finks_assets.settings import FinksSettings
+from finks_assets.lib.settings import FinksSettings
 from finks_assets_tests.support.seaweedfs import s3_server  # noqa: F401 (module-scoped fixture)
 
 # A week with a half day (Fri 2025-11-28, 13:00 close) and a holiday (Thu 2025-11-27).

@@ -8,9 +8,9 @@ from typing import Any
 
 import dagster as dg
 
-from finks_assets.assets.fmp_reference import ensure_ticker_partitions
-from finks_assets.automation.jobs import FMP_REFERENCE_JOB
-from finks_assets.settings import FinksSettings
+from finks_assets.defs.fmp.jobs import FMP_REFERENCE_JOB
+from finks_assets.defs.fmp.reference import ensure_ticker_partitions
+from finks_assets.lib.settings import FinksSettings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

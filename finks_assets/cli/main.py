@@ -16,11 +16,11 @@ from typing import Any
 
 import dagster as dg
 
-from finks_assets import market_calendar
-from finks_assets.automation.jobs import DAILY_BARS_JOB
 from finks_assets.cli.summary import format_summary, gold_summary
-from finks_assets.settings import FinksSettings, SettingsError
-from finks_assets.tickers import InvalidTickerError, validate_tickers
+from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
+from finks_assets.lib import market_calendar
+from finks_assets.lib.settings import FinksSettings, SettingsError
+from finks_assets.lib.tickers import InvalidTickerError, validate_tickers
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -34,7 +34,12 @@ def run_range(
     instance: dg.DagsterInstance | None = None,
     resource_overrides: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize bronze -> gold for the partitions first_key..last_key in one run."""
+    """Materialize bronze -> gold for the partitions first_key..last_key in one run.
+
+    One in-process run, as the demo wants it. Backfills (launched from the UI or
+    ``dagster asset backfill``) are cut into runs by the assets' backfill policies instead.
+    If the silver gate holds a day, the run fails and builds no gold; the CLI names the day.
+    """
     from finks_assets.definitions import build_definitions
 
     defs = build_definitions(settings, resource_overrides)
@@ -43,17 +48,20 @@ def run_range(
     if tickers:
         bronze_op = "bronze__fmp_eod" if settings.source == "fmp" else "bronze__bars_1m"
         run_config = {"ops": {bronze_op: {"config": {"tickers": list(tickers)}}}}
-    result = job.execute_in_process(
+    return job.execute_in_process(
         run_config=run_config,
         instance=instance,
         tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
         raise_on_error=False,
     )
-    if not result.success:  # the silver gate may have held some days: build gold for the rest
-        from finks_assets.automation.gate_release import release_in_process
 
-        release_in_process(defs, result, instance)
-    return result
+
+def held_days(result: dg.ExecuteInProcessResult) -> dict[str, list[str]]:
+    """The days the silver gate held in ``result`` (none when every blocking check passed)."""
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and "held_partitions" in evaluation.metadata:
+            return dict(evaluation.metadata["held_partitions"].data)
+    return {}
 
 
 def _instance() -> dg.DagsterInstance:
@@ -79,6 +87,8 @@ def demo(args: argparse.Namespace) -> int:
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(f"Run {result.run_id} FAILED after {elapsed:.1f}s (steps: {failed})", file=sys.stderr)
+        for day, checks in held_days(result).items():
+            print(f"  {day} held by the silver gate: {', '.join(checks)}", file=sys.stderr)
         return 1
     print(f"Run {result.run_id} succeeded in {elapsed:.1f}s\n")
     if settings.source == "fmp" and not _fmp_reference(settings, result, tickers):
@@ -102,7 +112,7 @@ def _fmp_reference(settings: FinksSettings, prices: dg.ExecuteInProcessResult,
 
 
 def summary(_args: argparse.Namespace) -> int:
-    from finks_assets.resources.warehouse import WarehouseResource
+    from finks_assets.lib.resources.warehouse import WarehouseResource
 
     settings = FinksSettings.from_env()
     con = WarehouseResource(path=str(settings.warehouse_path)).connect_read_only()

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from finks_assets import market_calendar
+from finks_assets.lib import market_calendar
 
 INVALID_KEY_MESSAGE = (
     "Invalid API KEY. Feel free to create a Free API Key or visit "

@@ -29,7 +29,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from finks_assets import market_calendar
+from finks_assets.lib import market_calendar
 
 NY = market_calendar.EXCHANGE_TZ
 QUERY_HOSTS = frozenset({"query1.finance.yahoo.com", "query2.finance.yahoo.com"})

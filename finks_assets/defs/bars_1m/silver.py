@@ -1,0 +1,127 @@
+"""Silver: typed, deduplicated, session-aligned 1-minute bars plus their quarantine.
+
+Silver is rebuilt for each day from *all* bronze payloads of that trading day, so a run that
+fetched only some tickers (a backfill by ticker) merges into the partition instead of
+replacing it, and re-running gives the same rows.
+
+A run covers one day or a range of at most ``FINKS_PARTITIONS_PER_RUN`` days (Dagster cuts a
+backfill into such runs). Each day that passes the blocking checks is written and
+materialized with its own numbers; a day that fails one is *held*: nothing of it is written,
+it is not materialized, the step fails, and Dagster therefore never builds its gold (a
+backfill does not request the downstream of a failed partition). Re-running the day after the
+fix completes it.
+"""
+
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from finks_assets.lib.partitions import partition_dates, trading_days
+from finks_assets.lib.quality.silver_gate import (
+    SILVER_CHECK_SPECS,
+    SilverGate,
+    run_silver_gate,
+    silver_check_results,
+)
+from finks_assets.lib.quality.thresholds import QualityResource
+from finks_assets.lib.resources.lake import LakeResource
+from finks_assets.lib.resources.market_data import MarketDataResource
+from finks_assets.lib.transforms.bronze_reader import read_bronze_bars
+from finks_assets.lib.transforms.silver_bars import clean_bars
+
+BRONZE_BARS = dg.AssetKey(["bronze", "bars_1m"])
+SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
+SILVER_QUARANTINE = dg.AssetKey(["silver", "bars_1m_quarantine"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            SILVER_BARS, deps=[BRONZE_BARS], group_name="silver", kinds={"duckdb", "parquet"},
+            skippable=True,
+            description="Typed 1-minute bars: UTC bar start, deduplicated on (ticker, ts), in session.",
+        ),
+        dg.AssetSpec(
+            SILVER_QUARANTINE, deps=[BRONZE_BARS], group_name="silver", kinds={"duckdb", "parquet"},
+            skippable=True,
+            description="Bars rejected from silver, each with the reason it was rejected.",
+        ),
+    ],
+    check_specs=SILVER_CHECK_SPECS,
+    partitions_def=trading_days,
+    can_subset=False,
+)
+def silver_bars_1m(
+    context: dg.AssetExecutionContext,
+    market_data: MarketDataResource,
+    lake: LakeResource,
+    quality: QualityResource,
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckResult]:
+    days = partition_dates(context)
+    store, writer = lake.store(), lake.writer()
+    bronze, unread = read_bronze_bars(store, market_data.bar_source(), days)
+    # Looked up at call time, so a test can plant a transform bug (test_quality_gate).
+    result = clean_bars(bronze, days)
+    result.superseded += unread
+    gate = run_silver_gate(result, days, store, writer, quality.bars_1m)
+    released = [d for d in days if d.isoformat() not in gate.held]
+    keys = [d.isoformat() for d in released]
+    bars = writer.write_partitions("silver", "bars_1m", _on(result.bars, released), keys)
+    quarantine = writer.write_partitions(
+        "silver", "bars_1m_quarantine", _on(result.quarantine, released), keys)
+    context.log.info(
+        f"silver {days[0]}..{days[-1]}: {len(bronze) + unread} bronze rows ({unread} in fetches"
+        f" a newer one replaces, not read) -> {len(result.bars)} bars, {len(result.quarantine)}"
+        f" quarantined {result.quarantine_counts()}, {result.superseded} superseded;"
+        f" held {sorted(gate.held) or 'none'}"
+    )
+    metadata = {
+        SILVER_BARS: {d: _bars_metadata(d, gate, bars.rows[d.isoformat()]) for d in released},
+        SILVER_QUARANTINE: {d: {"dagster/row_count": quarantine.rows[d.isoformat()],
+                                "by_reason": dg.MetadataValue.json(gate.reports[d].quarantined)}
+                            for d in released},
+    }
+    yield from _materializations(context, metadata, held=bool(gate.held))
+    yield from silver_check_results(gate)
+
+
+def _on(frame: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+    """The frame's rows of ``days`` (the released ones)."""
+    if frame.empty:
+        return frame
+    return frame[pd.to_datetime(frame["trade_date"]).dt.date.isin(set(days))]
+
+
+def _bars_metadata(day: dt.date, gate: SilverGate, rows: int) -> dict[str, object]:
+    report = gate.reports[day]
+    return {
+        "dagster/row_count": rows,
+        "tickers": report.tickers,
+        "quarantined_rows": sum(report.quarantined.values()),
+        "failed_warn_checks": dg.MetadataValue.json(report.failed_checks),
+        "quality_report": dg.MetadataValue.path(gate.report_paths[day]),
+    }
+
+
+def _materializations(
+    context: dg.AssetExecutionContext, metadata: dict[dg.AssetKey, dict[dt.date, dict]], held: bool
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
+    """Materialize the released days only, each with its own day's numbers.
+
+    With nothing held, one MaterializeResult per asset covers every partition of the run (its
+    metadata set per partition) and lets gold in the same run go on. With a held day, each
+    released day gets its own materialization event and the outputs are skipped, so neither
+    Dagster nor gold ever counts the held day as materialized.
+    """
+    for key, by_day in metadata.items():
+        if held:
+            for day, values in by_day.items():
+                yield dg.AssetMaterialization(asset_key=key, partition=day.isoformat(),
+                                              metadata=values)
+            continue
+        for day, values in by_day.items():
+            context.add_asset_metadata(values, asset_key=key, partition_key=day.isoformat())
+        yield dg.MaterializeResult(asset_key=key)

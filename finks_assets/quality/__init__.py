@@ -1,1 +1,0 @@
-"""Quality gates around the checks: thresholds, per-partition gate decisions, reports."""

@@ -1,1 +1,0 @@
-"""Dagster resources and the one factory that picks them per environment."""

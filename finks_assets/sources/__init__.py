@@ -1,1 +1,0 @@
-"""Vendor adapters behind one interface (:class:`finks_assets.sources.base.BarSource`)."""

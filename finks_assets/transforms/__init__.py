@@ -1,1 +1,0 @@
-"""Set-based transformations (DuckDB SQL over Arrow), free of Dagster so they test alone."""
