@@ -10,6 +10,7 @@ task runs in its own process with a one-hour timeout.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,10 +40,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-others", action="store_true",
                         help="with --only: keep the other scenarios' results from the JSON "
                              "next to --out (each result carries its own measured_at)")
+    parser.add_argument("--baseline-repo",
+                        help="another checkout (e.g. the commit before a change) whose single-run "
+                             "backfill, daily increments and definitions load are measured in "
+                             "the same session, alternating with this one's")
+    parser.add_argument("--partitions-per-run", type=int, default=21,
+                        help="FINKS_PARTITIONS_PER_RUN for the asset backfill (default 21)")
+    parser.add_argument("--max-concurrent-runs", type=int,
+                        help="the asset backfill's run limit (default: dagster.yaml's)")
+    parser.add_argument("--backfill-size", metavar="TICKERSxSESSIONS",
+                        help="override the preset's backfill size, e.g. 20x42")
     args = parser.parse_args(argv)
 
     name = "full" if args.full else "quick" if args.quick else "standard"
     sizes = scenarios.PRESETS[name]
+    if args.backfill_size:
+        n, days = (int(x) for x in args.backfill_size.lower().split("x"))
+        sizes = dataclasses.replace(sizes, backfill_tickers=n, backfill_days=days)
     only = [s.strip() for s in args.only.split(",")] if args.only else list(ORDER)
     unknown = set(only) - set(ORDER)
     if unknown:
@@ -58,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(report.render(saved["results"], saved["machine"], saved["mode"],
                                      out.with_suffix(".png").name))
         return 0
+    before = scenarios.Before.of(args.baseline_repo)
     meta = report.machine()
+    meta["asset_backfill"] = {"partitions_per_run": args.partitions_per_run,
+                              "max_concurrent_runs": args.max_concurrent_runs or "dagster.yaml"}
+    if before:
+        meta["before"] = {"repo": str(before.repo), "commit": before.commit}
     results: dict[str, object] = {}
     previous = out.with_suffix(".json")
     if args.keep_others and previous.exists():
@@ -70,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         logs = root / "logs"
         runners = {
-            "definitions": lambda: scenarios.definitions(root, sizes.ui_tickers, logs),
-            "increment": lambda: scenarios.increment(root, sizes.increment_tickers, logs),
+            "definitions": lambda: scenarios.definitions(root, sizes.ui_tickers, logs, before,
+                                                         sizes.definitions_rounds),
+            "increment": lambda: scenarios.increment(root, sizes.increment_tickers, logs, before,
+                                                     sizes.increment_rounds),
             "backfill": lambda: scenarios.backfill(root, sizes.backfill_tickers,
-                                                   sizes.backfill_days, logs),
+                                                   sizes.backfill_days, logs, before,
+                                                   args.partitions_per_run,
+                                                   args.max_concurrent_runs),
             "reingest": lambda: scenarios.reingest(root, sizes.reingest_tickers,
                                                    sizes.reingest_days,
                                                    sizes.reingest_history_days, sizes.reloads,

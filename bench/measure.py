@@ -34,9 +34,9 @@ class Measurement:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _tree_rss(proc: psutil.Process, include_root: bool = True) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in [proc, *proc.children(recursive=True)][0 if include_root else 1:]:
         try:
             total += p.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -45,10 +45,12 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 
 class PeakRss:
-    """Samples the RSS of a process tree on a thread until stopped."""
+    """Samples the RSS of a process tree on a thread until stopped; ``include_root=False``
+    leaves the root out (the bench process measuring the servers it started)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, include_root: bool = True) -> None:
         self.proc = psutil.Process(pid)
+        self.include_root = include_root
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -56,7 +58,7 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak = max(self.peak, _tree_rss(self.proc))
+                self.peak = max(self.peak, _tree_rss(self.proc, self.include_root))
             except psutil.NoSuchProcess:
                 return
             self._stop.wait(SAMPLE_SECONDS)
@@ -70,20 +72,34 @@ class PeakRss:
         self._thread.join()
 
 
+def checkout_env(repo: Path) -> dict[str, str]:
+    """Environment that makes a Python process import ``repo``'s packages (``bench``,
+    ``finks_assets``) before the editable install of this checkout, with the same venv."""
+    if repo.resolve() == REPO:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(
+        [str(repo.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
 def run_task(task: str, args: dict[str, Any], env: dict[str, str] | None = None,
-             timeout: float = 3600, log_dir: Path | None = None) -> Measurement:
-    """Run ``python -m bench.worker <task>`` and return its measurement; raise on failure."""
+             timeout: float = 3600, log_dir: Path | None = None,
+             repo: Path = REPO) -> Measurement:
+    """Run ``python -m bench.worker <task>`` and return its measurement; raise on failure.
+
+    ``repo`` is the checkout whose ``bench.worker`` (and so ``finks_assets``) runs: another
+    checkout measures the code as it was, in the same session and with the same venv."""
     with tempfile.TemporaryDirectory(prefix="finks-bench-") as tmp:
         out = Path(tmp) / "report.json"
         log = (log_dir or Path(tmp)) / f"{task}-{int(time.time() * 1000)}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         child_env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1",
-                     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+                     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **checkout_env(repo),
+                     **(env or {})}
         with open(log, "wb") as log_file:
             started = time.perf_counter()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", task, json.dumps(args), str(out)],
-                cwd=REPO, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=repo, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             with PeakRss(proc.pid) as rss:

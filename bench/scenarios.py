@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -23,7 +24,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bench.measure import REPO, Measurement, run_task
+from bench.asset_backfill import asset_backfill
+from bench.measure import REPO, Measurement, checkout_env, run_task
 from bench.worker import tickers
 from finks_assets.lib import market_calendar
 
@@ -42,13 +44,15 @@ class Sizes:
     scaling_tickers: tuple[int, ...]
     scaling_days: int
     ui_tickers: int
+    increment_rounds: int  # alternating new/before rounds of the daily increment
+    definitions_rounds: int  # alternating new/before definitions loads
 
 
 # quick: a smoke run in minutes. standard: what `make bench` runs and docs/benchmarks.md shows,
 # sized to finish in ~15 min on the shared 2-core machine. full: the sizes the issue names.
-QUICK = Sizes(20, 21, 100, 20, 7, 5, 3, (5, 10, 20, 40), 10, 500)
-STANDARD = Sizes(100, 63, 500, 200, 7, 10, 10, (50, 100, 200, 500), 5, 500)
-FULL = Sizes(200, 252, 500, 200, 7, 10, 10, (50, 100, 200, 500), 63, 500)
+QUICK = Sizes(20, 21, 100, 20, 7, 5, 3, (5, 10, 20, 40), 10, 500, 1, 2)
+STANDARD = Sizes(100, 63, 500, 200, 7, 10, 10, (50, 100, 200, 500), 5, 500, 3, 5)
+FULL = Sizes(200, 252, 500, 200, 7, 10, 10, (50, 100, 200, 500), 63, 500, 3, 5)
 PRESETS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
@@ -74,11 +78,45 @@ class Workspace:
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
+    def reset(self) -> None:
+        """Empty the directory between two runs of a scenario (each wants a fresh lake)."""
+        self.cleanup()
+        self.path.mkdir(parents=True)
 
-def _finks(data_dir: str, n: int, days: list[dt.date], log_dir: Path) -> Measurement:
+
+@dataclass(frozen=True)
+class Before:
+    """The checkout that measures "today's" code next to this one (``--baseline-repo``)."""
+
+    repo: Path
+    commit: str
+    module: str  # where its finks_assets was imported from, checked once
+
+    @classmethod
+    def of(cls, repo: str | Path | None) -> Before | None:
+        if repo is None:
+            return None
+        repo = Path(repo).resolve()
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        module = subprocess.run(
+            [sys.executable, "-c", "import finks_assets; print(finks_assets.__file__)"],
+            cwd=repo, env={**os.environ, **checkout_env(repo)}, capture_output=True, text=True,
+            check=True).stdout.strip()
+        if not module.startswith(str(repo)):
+            raise RuntimeError(f"{repo}: finks_assets imported from {module}, not the checkout")
+        return cls(repo, commit, module)
+
+    @property
+    def label(self) -> str:
+        return f"before (`{self.commit}`)"
+
+
+def _finks(data_dir: str, n: int, days: list[dt.date], log_dir: Path,
+           repo: Path = REPO) -> Measurement:
     return run_task("finks_range", {"data_dir": data_dir, "tickers": n,
                                     "first": days[0].isoformat(), "last": days[-1].isoformat()},
-                    log_dir=log_dir)
+                    log_dir=log_dir, repo=repo)
 
 
 def _baseline(data_dir: str, out_dir: str, days: list[dt.date], log_dir: Path) -> Measurement:
@@ -93,8 +131,22 @@ def _row(name: str, m: Measurement, rows: int, **extra: Any) -> dict[str, Any]:
             "peak_rss_mb": round(m.peak_rss_mb), **extra}
 
 
-def backfill(root: Path, n: int, days: int, log_dir: Path) -> dict[str, Any]:
-    """Scenario 1: Finks' single-run backfill vs plain DuckDB over the bronze it wrote."""
+def _run_row(name: str, m: Measurement) -> dict[str, Any]:
+    """A single-run row: wall, rows, step seconds, and what is neither a step nor the import
+    (Dagster's own work: planning, the event log, the IO manager between steps)."""
+    steps = m.report["steps_s"]
+    return _row(name, m, m.report["silver_rows"],
+                steps_s={k: round(v, 2) for k, v in steps.items()},
+                import_s=round(m.report["import_s"], 2),
+                dagster_s=round(m.report["run_s"] - sum(steps.values()), 2))
+
+
+def backfill(root: Path, n: int, days: int, log_dir: Path, before: Before | None = None,
+             partitions_per_run: int = 21,
+             max_concurrent_runs: int | None = None) -> dict[str, Any]:
+    """Scenario 1: the asset backfill (Dagster's daemon, multi-run bronze/silver) next to the
+    single run of the same code, today's single run (``before``) and plain DuckDB over the
+    bronze the single run wrote. The before/asset pair runs back to back."""
     ws = Workspace(root, f"backfill-{n}x{days}")
     window = session_window(days)
     try:
@@ -103,39 +155,77 @@ def backfill(root: Path, n: int, days: int, log_dir: Path) -> dict[str, Any]:
         duck = _baseline(ws.data_dir("finks"), ws.data_dir("baseline"), window, log_dir)
         if duck.report["silver_rows"] != rows:
             raise AssertionError(f"baseline rows {duck.report['silver_rows']} != finks {rows}")
+        ws.reset()
+        old = _finks(ws.data_dir("before"), n, window, log_dir, before.repo) if before else None
+        ws.reset()
+        assets = asset_backfill(ws.path, n, window, partitions_per_run, max_concurrent_runs)
+        if assets["silver_rows"] != rows:
+            raise AssertionError(f"asset backfill rows {assets['silver_rows']} != {rows}")
         steps = finks.report["steps_s"]
         transform_s = steps.get("silver_bars_1m", 0) + steps.get("finks_dbt", 0)
-        return {
+        result = {
             "tickers": n, "days": days, "bars": rows,
-            "finks": _row("Finks (Dagster single run: bronze->silver->gold)", finks, rows,
-                          steps_s={k: round(v, 2) for k, v in steps.items()},
-                          import_s=round(finks.report["import_s"], 2)),
+            "asset_backfill": {"name": "Finks asset backfill (`dagster dev` daemon, "
+                                       f"{partitions_per_run}-day bronze/silver runs, "
+                                       f"{assets['max_concurrent_runs']} runs at once)",
+                               **assets},
+            "finks": _run_row("Finks single run (in process: bronze->silver->gold)", finks),
             "baseline": _row("plain DuckDB SQL (dedup + silver Parquet + daily rollup)", duck,
                              rows, phases_s={k: round(v, 2)
                                              for k, v in duck.report["phases_s"].items()}),
-            "ratio_end_to_end": round(finks.wall_s / duck.wall_s, 2),
+            "ratio_end_to_end": round(assets["wall_s"] / duck.wall_s, 2),
+            "ratio_single_run_end_to_end": round(finks.wall_s / duck.wall_s, 2),
             "ratio_transform": round(transform_s / duck.wall_s, 2),
             "transform_s": round(transform_s, 2),
+            "ratio_asset_vs_single_run": round(assets["wall_s"] / finks.wall_s, 2),
         }
+        if old is not None:
+            if old.report["silver_rows"] != rows:
+                raise AssertionError(f"before: rows {old.report['silver_rows']} != {rows}")
+            result["before"] = _run_row(f"{before.label} single run (in process)", old)
+            result["ratio_asset_vs_before_single_run"] = round(assets["wall_s"] / old.wall_s, 2)
+        return result
     finally:
         ws.cleanup()
 
 
-def increment(root: Path, n: int, log_dir: Path) -> dict[str, Any]:
-    """Scenario 2: one new trading day for n tickers vs for one ticker (fresh lakes)."""
+def _median_run(name: str, runs: list[Measurement]) -> dict[str, Any]:
+    """The row of the median run (by wall time) of ``runs``, with every wall time listed."""
+    ordered = sorted(runs, key=lambda m: m.wall_s)
+    row = _run_row(name, ordered[(len(ordered) - 1) // 2])
+    row["wall_s"] = round(statistics.median(m.wall_s for m in runs), 2)
+    row["walls_s"] = [round(m.wall_s, 2) for m in runs]
+    return row
+
+
+def increment(root: Path, n: int, log_dir: Path, before: Before | None = None,
+              rounds: int = 1) -> dict[str, Any]:
+    """Scenario 2: one after-close run (one partition: bronze -> silver -> gold) for n tickers
+    and for one ticker, each on a fresh lake; with ``before``, today's code alternates with
+    this one in every round. Rows show the median round."""
     ws = Workspace(root, f"increment-{n}")
     day = session_window(1)
+    runs: dict[tuple[str, int], list[Measurement]] = {}
     try:
-        one = _finks(ws.data_dir("one"), 1, day, log_dir)
-        many = _finks(ws.data_dir("many"), n, day, log_dir)
-        return {
-            "day": day[0].isoformat(), "tickers": n,
-            "finks": _row(f"{n} tickers, 1 day", many, many.report["silver_rows"],
-                          steps_s={k: round(v, 2) for k, v in many.report["steps_s"].items()}),
-            "baseline": _row("1 ticker, 1 day", one, one.report["silver_rows"],
-                             steps_s={k: round(v, 2) for k, v in one.report["steps_s"].items()}),
-            "ratio": round(many.wall_s / one.wall_s, 2),
-        }
+        for _ in range(rounds):
+            for size in (1, n):
+                for label, repo in (("new", REPO), *((("before", before.repo),) if before else ())):
+                    m = _finks(ws.data_dir(f"{label}-{size}"), size, day, log_dir, repo)
+                    runs.setdefault((label, size), []).append(m)
+                    ws.reset()
+        rows = {f"{label}_{'one' if size == 1 else 'many'}": _median_run(
+                    f"{before.label if label == 'before' else 'new'}: {size} "
+                    f"ticker{'s' if size > 1 else ''}, 1 day", ms)
+                for (label, size), ms in runs.items()}
+        result: dict[str, Any] = {"day": day[0].isoformat(), "tickers": n, "rounds": rounds,
+                                  "runs": rows,
+                                  "ratio": round(rows["new_many"]["wall_s"]
+                                                 / rows["new_one"]["wall_s"], 2)}
+        if before:
+            for size in ("one", "many"):
+                result[f"ratio_new_vs_before_{size}"] = round(
+                    rows[f"new_{size}"]["wall_s"] / rows[f"before_{size}"]["wall_s"], 2)
+        return result
     finally:
         ws.cleanup()
 
@@ -271,28 +361,52 @@ def dagster_dev_ready(root: Path, n: int, timeout: float = 300) -> dict[str, Any
         ws.cleanup()
 
 
-def definitions(root: Path, n: int, log_dir: Path) -> dict[str, Any]:
-    """Scenario 4: definitions load and UI readiness at n tickers, vs importing Dagster."""
+def definitions(root: Path, n: int, log_dir: Path, before: Before | None = None,
+                rounds: int = 1) -> dict[str, Any]:
+    """Scenario 4: definitions load and UI readiness at n tickers, vs importing Dagster; with
+    ``before``, today's load alternates with this one ``rounds`` times (medians reported)."""
     ws = Workspace(root, "definitions")
+    loads: dict[str, list[Measurement]] = {"new": [], "before": []}
     try:
         floor = run_task("import_dagster", {}, log_dir=log_dir)
-        load = run_task("definitions_load", {"data_dir": ws.data_dir("finks"), "tickers": n},
-                        log_dir=log_dir)
+        for _ in range(rounds):
+            for label, repo in (("new", REPO), *((("before", before.repo),) if before else ())):
+                loads[label].append(run_task(
+                    "definitions_load", {"data_dir": ws.data_dir("finks"), "tickers": n},
+                    log_dir=log_dir, repo=repo))
     finally:
         ws.cleanup()
     ui = dagster_dev_ready(root, n)
-    return {
+
+    def median(label: str, key: str) -> float:
+        return round(statistics.median(m.report[key] for m in loads[label]), 2)
+
+    load = loads["new"][0]
+    result = {
         "tickers": n, "partitions": load.report["partitions"], "assets": load.report["assets"],
+        "rounds": rounds,
         "import_dagster_s": round(floor.report["total_s"], 2),
-        "definitions_total_s": round(load.report["total_s"], 2),
-        "definitions_import_s": round(load.report["import_s"], 2),
-        "definitions_build_s": round(load.report["build_s"], 2),
-        "definitions_process_wall_s": round(load.wall_s, 2),
-        "definitions_peak_rss_mb": round(load.peak_rss_mb),
-        "ratio_vs_import_dagster": round(load.report["total_s"] / floor.report["total_s"], 2),
+        "definitions_total_s": median("new", "total_s"),
+        "definitions_totals_s": [round(m.report["total_s"], 2) for m in loads["new"]],
+        "definitions_import_s": median("new", "import_s"),
+        "definitions_build_s": median("new", "build_s"),
+        "definitions_process_wall_s": round(statistics.median(m.wall_s for m in loads["new"]), 2),
+        "definitions_peak_rss_mb": round(max(m.peak_rss_mb for m in loads["new"])),
+        "ratio_vs_import_dagster": round(median("new", "total_s") / floor.report["total_s"], 2),
         "dagster_dev_ready_s": ui["ready_s"],
         "asset_nodes": ui["asset_nodes"],
     }
+    if before:
+        result.update({
+            "before": before.label,
+            "before_total_s": median("before", "total_s"),
+            "before_totals_s": [round(m.report["total_s"], 2) for m in loads["before"]],
+            "before_import_s": median("before", "import_s"),
+            "before_build_s": median("before", "build_s"),
+            "ratio_new_vs_before": round(median("new", "total_s")
+                                         / median("before", "total_s"), 2),
+        })
+    return result
 
 
 def scaling(root: Path, sizes: tuple[int, ...], days: int, log_dir: Path) -> dict[str, Any]:

@@ -56,11 +56,13 @@ def finks_range(args: dict[str, Any]) -> dict[str, Any]:
         "import_s": imported - started,
         "run_s": time.perf_counter() - imported,
         "steps_s": steps,
-        "silver_rows": _count(Path(args["data_dir"]) / "lake" / SILVER_GLOB),
+        "silver_rows": count_rows(Path(args["data_dir"]) / "lake" / SILVER_GLOB),
+        "module": _module_file(),
     }
 
 
-def _count(glob: Path) -> int:
+def count_rows(glob: Path) -> int:
+    """Rows of the Parquet files matching ``glob``."""
     import duckdb
 
     return duckdb.sql("select count(*) from read_parquet(?)", params=[str(glob)]).fetchone()[0]
@@ -133,7 +135,15 @@ def definitions_load(args: dict[str, Any]) -> dict[str, Any]:
 
     partitions = len(trading_days.get_partition_keys())
     return {"import_s": imported - started, "build_s": time.perf_counter() - imported,
-            "total_s": time.perf_counter() - started, "assets": assets, "partitions": partitions}
+            "total_s": time.perf_counter() - started, "assets": assets, "partitions": partitions,
+            "module": _module_file()}
+
+
+def _module_file() -> str:
+    """Which checkout's ``finks_assets`` the task ran (the bench also runs a baseline one)."""
+    import finks_assets
+
+    return str(Path(finks_assets.__file__).parent)
 
 
 def import_dagster(_args: dict[str, Any]) -> dict[str, Any]:

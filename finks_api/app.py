@@ -16,6 +16,7 @@ import anyio.to_thread
 import duckdb
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BeforeValidator
 
 from finks_api import datasets, models
 from finks_api.access_log import AccessLogMiddleware
@@ -38,8 +39,12 @@ Cursor = Annotated[
     str | None,
     Query(max_length=512, pattern=r"^[A-Za-z0-9_\-]+$", description="`next_cursor` of the previous page."),
 ]
-Start = Annotated[dt.date | None, Query(description="First trade_date (inclusive), YYYY-MM-DD.")]
-End = Annotated[dt.date | None, Query(description="Last trade_date (inclusive), YYYY-MM-DD.")]
+# BeforeValidator: only YYYY-MM-DD (pydantic alone also takes Unix times such as start=0).
+IsoDate = BeforeValidator(datasets.parse_iso_date)
+Start = Annotated[
+    dt.date | None, Query(description="First trade_date (inclusive), YYYY-MM-DD."), IsoDate
+]
+End = Annotated[dt.date | None, Query(description="Last trade_date (inclusive), YYYY-MM-DD."), IsoDate]
 FormatParam = Annotated[
     Format | None, Query(alias="format", description="json (default), csv or parquet; else Accept.")
 ]

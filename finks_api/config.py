@@ -1,4 +1,4 @@
-"""API configuration, derived from :class:`FinksSettings` (the one place that reads env vars)."""
+"""API configuration, derived from :class:`FinksSettings` (the one reader of env vars and .env)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from finks_assets.lib.tickers import validate_ticker
 
 PORTFOLIO_ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 GOLD_SCHEMA = "gold"
 
 
@@ -44,13 +45,27 @@ def validate_portfolio_id(value: object) -> str:
     return value
 
 
-def _validate_date(value: object) -> dt.date:
-    if not isinstance(value, str):
-        raise InvalidParameter(f"invalid date {value!r} in cursor")
+def parse_iso_date(value: object) -> dt.date:
+    """A ``YYYY-MM-DD`` string as a date; anything else is an :class:`InvalidParameter`.
+
+    Stricter than pydantic (which takes ``0`` or ``1764547200`` as Unix times) and than
+    ``date.fromisoformat`` (which takes ``20251124`` and ``2025-W48-1``): the API documents
+    one date format, and accepting others would make typos silently select other rows.
+    """
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise InvalidParameter(f"invalid date {value!r}: expected YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidParameter(f"invalid date {value!r} in cursor") from exc
+        raise InvalidParameter(f"invalid date {value!r}: expected YYYY-MM-DD") from exc
+
+
+def _validate_date(value: object) -> dt.date:
+    if isinstance(value, dt.date):  # only strings come out of a cursor's JSON
+        raise InvalidParameter(f"invalid date {value!r} in cursor")
+    return parse_iso_date(value)
 
 
 def _ticker(value: object) -> str:

@@ -69,6 +69,29 @@ def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+_REQUIRED_FIELDS = ("key_id", "key_sha256", "created_at")
+
+
+def _parse_record(item: object) -> ApiKeyRecord | None:
+    """One stored record, or None when it has the wrong shape (a hand-edited or foreign file).
+
+    Checked field by field so that a bad store is a clear :class:`KeyStoreError` (503) rather
+    than a ``TypeError`` deep in a request; the key id must look like one, as it is logged.
+    """
+    if not isinstance(item, dict):
+        return None
+    scopes, name, revoked_at = item.get("scopes"), item.get("name", ""), item.get("revoked_at")
+    if not (
+        all(isinstance(item.get(f), str) for f in _REQUIRED_FIELDS)
+        and KEY_ID_PATTERN.fullmatch(item["key_id"])
+        and isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)
+        and isinstance(name, str) and (revoked_at is None or isinstance(revoked_at, str))
+    ):
+        return None
+    return ApiKeyRecord(key_id=item["key_id"], key_sha256=item["key_sha256"], scopes=tuple(scopes),
+                        created_at=item["created_at"], name=name, revoked_at=revoked_at)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
@@ -88,11 +111,19 @@ class KeyStore:
             raw = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeError, json.JSONDecodeError) as exc:
             raise KeyStoreError(f"key store {self.path} is unreadable: {exc}") from exc
+        items = raw.get("keys") if isinstance(raw, dict) else None
+        if not isinstance(items, list):
+            raise KeyStoreError(f'key store {self.path} is malformed: expected {{"keys": [...]}}')
         records = {}
-        for item in raw.get("keys", []):
-            record = ApiKeyRecord(**{**item, "scopes": tuple(item["scopes"])})
+        for position, item in enumerate(items):
+            record = _parse_record(item)
+            if record is None:
+                raise KeyStoreError(
+                    f"key store {self.path} is malformed: keys[{position}] is not a key record "
+                    f"({', '.join(_REQUIRED_FIELDS)} as text, scopes as a list)"
+                )
             records[record.key_id] = record
         return records
 

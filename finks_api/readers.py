@@ -8,6 +8,7 @@ differs. The backend follows ``FINKS_ENV`` through :class:`~finks_api.config.Api
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Protocol
 
 import duckdb
@@ -15,7 +16,9 @@ import duckdb
 from finks_api import datasets
 from finks_api.config import ApiConfig
 from finks_api.datasets import Dataset, Page, PageRequest
-from finks_api.snapshot import WarehouseSnapshots, WarehouseUnavailable
+from finks_api.snapshot import NOT_READY, WarehouseSnapshots, WarehouseUnavailable, modified_ns
+
+log = logging.getLogger(__name__)
 
 
 class GoldQueryFailed(RuntimeError):
@@ -68,7 +71,7 @@ class DuckDBReader:
         return {
             "snapshot_taken_at": dt.datetime.fromtimestamp(snapshot.taken_at, dt.UTC),
             "warehouse_modified_at": dt.datetime.fromtimestamp(
-                snapshot.source_stamp[0] / 1e9, dt.UTC
+                modified_ns(snapshot.source_stamp) / 1e9, dt.UTC
             ),
             "tables": tables,
         }
@@ -77,8 +80,9 @@ class DuckDBReader:
         try:
             with self.snapshots.cursor() as (_, cur):
                 cur.execute("select 1").fetchone()
-        except duckdb.Error as exc:
-            raise WarehouseUnavailable(str(exc)) from exc
+        except duckdb.Error as exc:  # its text names server paths: log it, answer generically
+            log.warning("readiness query failed: %s", exc)
+            raise WarehouseUnavailable(NOT_READY) from exc
 
 
 def build_reader(config: ApiConfig) -> GoldReader:

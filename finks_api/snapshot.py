@@ -9,13 +9,16 @@ warehouse with DuckDB at all:
 * It copies the file (and its ``.wal``, if any) into ``<data_dir>/api/snapshots/`` and opens the
   copy read-only. Copying takes no lock, so a writer can always open the warehouse.
 * A copy is only taken when no other process holds a DuckDB lock on the warehouse (checked with
-  ``fcntl(F_GETLK)``, which asks without locking) and is kept only if the file's
-  (mtime, size, inode) did not change and no lock appeared while copying. Otherwise the API
-  keeps serving the previous snapshot and tries again later: readers see the last complete
-  state, never a half-written one.
-* Freshness is checked with one ``stat`` at most every ``refresh_interval`` seconds; a new
-  snapshot is swapped in atomically and the old one is closed and deleted once no request
-  uses it any more.
+  ``fcntl(F_GETLK)``, which asks without locking) and is kept only if the stamp (below) did not
+  change and no lock appeared while copying. Otherwise the API keeps serving the previous
+  snapshot and tries again later: readers see the last complete state, never a half-written one.
+* Freshness is checked with a ``stat`` of the file and of its ``.wal`` at most every
+  ``refresh_interval`` seconds. The WAL is part of the stamp because a committed transaction
+  may live only there: a writer that dies (or simply has not checkpointed yet) leaves the main
+  file untouched. A new snapshot is swapped in atomically and the old one is closed and deleted
+  once no request uses it any more.
+* A warehouse path that cannot be copied (a directory, no permission) is logged and treated
+  like a missing warehouse: 503 until it is fixed. Clients never see the server's paths.
 
 Limitation: POSIX record locks belong to a process: ``F_GETLK`` cannot see locks held by
 *this* process, and closing any descriptor of the file (the probe, the copy) drops them. So the
@@ -30,6 +33,7 @@ import fcntl
 import logging
 import os
 import shutil
+import stat
 import struct
 import threading
 import time
@@ -46,13 +50,39 @@ log = logging.getLogger(__name__)
 _FLOCK_FORMAT = "hhqqi"  # struct flock on Linux/x86_64 and aarch64: type, whence, start, len, pid
 
 
+NOT_READY = "no readable warehouse yet (run `make demo`)"  # clients never see server paths
+
+Stamp = tuple[int, int, int, int, int]  # main file (mtime_ns, size, inode), WAL (mtime_ns, size)
+
+
 class WarehouseUnavailable(RuntimeError):
     """There is no usable snapshot: the warehouse does not exist yet or was never copyable."""
 
 
-def _stamp(path: Path) -> tuple[int, int, int]:
+class NotAWarehouseFile(OSError):
+    """The warehouse path exists but is not a regular file (e.g. a directory)."""
+
+
+def wal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _stamp(path: Path) -> Stamp:
+    """What identifies the warehouse's committed state: the file and its WAL (absent: 0, 0)."""
     st = path.stat()
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAWarehouseFile(f"warehouse path {path} is not a regular file")
+    try:
+        wal = wal_path(path).stat()
+        wal_part = (wal.st_mtime_ns, wal.st_size)
+    except FileNotFoundError:
+        wal_part = (0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, *wal_part)
+
+
+def modified_ns(stamp: Stamp) -> int:
+    """When the warehouse last changed: the later of the file's and the WAL's mtime."""
+    return max(stamp[0], stamp[3])
 
 
 def held_by_another_process(path: Path) -> bool:
@@ -71,7 +101,7 @@ class Snapshot:
     """One immutable copy of the warehouse with a read-only connection; ref-counted."""
 
     path: Path
-    source_stamp: tuple[int, int, int]
+    source_stamp: Stamp
     taken_at: float
     connection: duckdb.DuckDBPyConnection
     users: int = 0
@@ -106,7 +136,7 @@ class Snapshot:
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.connection.close()
-        for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+        for leftover in (self.path, wal_path(self.path)):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 
@@ -124,6 +154,7 @@ class WarehouseSnapshots:
         self._checked_at = float("-inf")
         self._swap_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        self._last_problem: str | None = None  # logged once per distinct problem, not per request
 
     def remove_orphans(self) -> None:
         """Delete snapshots left by API processes that died (their pid is in the name)."""
@@ -156,35 +187,50 @@ class WarehouseSnapshots:
     def _refresh(self) -> None:
         try:
             stamp = _stamp(self.warehouse_path)
+            current = self._current
+            if current is not None and current.source_stamp == stamp:
+                return
+            snapshot = self._copy(stamp)
         except FileNotFoundError:
             return
-        current = self._current
-        if current is not None and current.source_stamp == stamp:
+        except OSError as exc:  # a directory, no permission, ...: like no warehouse, but logged
+            problem = f"cannot snapshot the warehouse: {exc}"
+            if problem != self._last_problem:
+                log.warning("%s; keeping the old snapshot, if any", problem)
+                self._last_problem = problem
             return
-        snapshot = self._copy(stamp)
         if snapshot is None:
             return
+        self._last_problem = None
         with self._swap_lock:
             previous, self._current = self._current, snapshot
         if previous is not None:
             previous.retire()
         log.info("serving warehouse snapshot %s", snapshot.path.name)
 
-    def _copy(self, stamp: tuple[int, int, int]) -> Snapshot | None:
+    def _copy(self, stamp: Stamp) -> Snapshot | None:
         source = self.warehouse_path
-        wal = source.with_name(source.name + ".wal")
+        wal = wal_path(source)
         if held_by_another_process(source):
             log.info("warehouse is open in another process (dbt/Dagster?); keeping the old snapshot")
             return None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-        target = self.snapshot_dir / f"warehouse-{stamp[0]}-{os.getpid()}-{threading.get_ident()}.duckdb"
-        target_wal = target.with_name(target.name + ".wal")
-        shutil.copyfile(source, target)
-        if wal.exists():
+        # unique per copy: two stamps can share the main file's mtime (a WAL-only change)
+        target = self.snapshot_dir / (
+            f"warehouse-{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.duckdb"
+        )
+        target_wal = wal_path(target)
+        try:
+            shutil.copyfile(source, target)
             shutil.copyfile(wal, target_wal)
+        except FileNotFoundError:
+            pass  # no WAL (the usual case after a checkpoint); a vanished source fails the stamp
+        except OSError:
+            self._discard(target, target_wal)
+            raise
         try:
             unchanged = _stamp(source) == stamp and not held_by_another_process(source)
-        except FileNotFoundError:
+        except OSError:  # vanished or replaced while copying
             unchanged = False
         if not unchanged:
             log.info("warehouse changed while copying; keeping the old snapshot")
@@ -211,9 +257,7 @@ class WarehouseSnapshots:
         with self._swap_lock:
             snapshot = self._current
             if snapshot is None:
-                raise WarehouseUnavailable(
-                    f"no readable warehouse at {self.warehouse_path} yet (run `make demo`)"
-                )
+                raise WarehouseUnavailable(NOT_READY)
             snapshot.acquire()
         try:
             cur = snapshot.connection.cursor()

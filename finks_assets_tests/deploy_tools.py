@@ -114,3 +114,118 @@ def render_kustomize_overlay(overlay_dir: Path) -> list[dict]:
         for doc in documents:
             doc["metadata"]["namespace"] = kustomization["namespace"]
     return documents
+
+
+# --- Helm values -> Dagster instance config ------------------------------------------------
+
+HELM_DIR = DEPLOY_DIR / "helm"
+
+
+def helm_values(chart: str, env: str) -> dict:
+    """values.yaml + values-<env>.yaml of one chart directory, layered the way Helm layers them."""
+    import yaml
+
+    def load(name: str) -> dict:
+        return yaml.safe_load((HELM_DIR / chart / name).read_text()) or {}
+
+    return deep_merge(load("values.yaml"), load(f"values-{env}.yaml"))
+
+
+class HelmRenderError(ValueError):
+    """What `helm template` would refuse (the chart's own `fail` checks)."""
+
+
+def helm_instance_config(values: dict) -> dict:
+    """The instance `dagster.yaml` sections the dagster/dagster chart renders from `values`, for
+    the parts Finks sets: concurrency, run_coordinator, run_monitoring, run_retries.
+
+    There is no helm binary here, so this transcribes the chart 1.13.27 templates
+    (templates/configmap-instance.yaml, helpers/instance/_concurrency.tpl and _run-coordinator.tpl)
+    for those keys only. Its output is meant for Dagster's own instance loader, which then judges
+    it exactly as the daemon would at start-up. Chart defaults Finks does not set are left out.
+    """
+    concurrency = values.get("concurrency") or {}
+    concurrency_on = bool(concurrency.get("enabled"))
+    pools = concurrency.get("pools") or {}
+    runs = concurrency.get("runs") or {}
+    daemon = values.get("dagsterDaemon") or {}
+    coordinator = daemon.get("runCoordinator") or {}
+    queued = coordinator.get("type") == "QueuedRunCoordinator"
+    qrc = ((coordinator.get("config") or {}).get("queuedRunCoordinator") or {}) if queued else {}
+
+    if concurrency_on and coordinator.get("enabled") and queued:  # _concurrency.tpl's checks
+        if runs.get("maxConcurrentRuns") is not None and qrc.get("maxConcurrentRuns") is not None:
+            raise HelmRenderError("maxConcurrentRuns set in concurrency.runs and the run coordinator")
+        if runs.get("tagConcurrencyLimits") and qrc.get("tagConcurrencyLimits"):
+            raise HelmRenderError("tagConcurrencyLimits set in concurrency.runs and the coordinator")
+
+    instance: dict = {}
+    if daemon.get("enabled") and coordinator.get("enabled") and queued:
+        config: dict = {}
+        maximum = qrc.get("maxConcurrentRuns")
+        if not concurrency_on or maximum is not None:  # unset means "no limit" (-1)
+            config["max_concurrent_runs"] = -1 if maximum is None else maximum
+        if qrc.get("tagConcurrencyLimits"):
+            config["tag_concurrency_limits"] = qrc["tagConcurrencyLimits"]
+        for camel, snake in (
+            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+            ("dequeueUseThreads", "dequeue_use_threads"),
+            ("dequeueNumWorkers", "dequeue_num_workers"),
+        ):
+            if qrc.get(camel):
+                config[snake] = qrc[camel]
+        instance["run_coordinator"] = {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+        }
+        if any(qrc.values()):  # the template renders `config:` only when something is set
+            instance["run_coordinator"]["config"] = config
+
+    if concurrency_on:
+        rendered: dict = {}
+        pool_keys = (("defaultLimit", "default_limit"), ("granularity", "granularity"),
+                     ("opGranularityRunBuffer", "op_granularity_run_buffer"))
+        if rendered_pools := {s: pools[c] for c, s in pool_keys if pools.get(c) is not None}:
+            rendered["pools"] = rendered_pools
+        rendered_runs: dict = {}
+        if runs.get("maxConcurrentRuns") is not None:
+            rendered_runs["max_concurrent_runs"] = runs["maxConcurrentRuns"]
+        if runs.get("tagConcurrencyLimits"):
+            rendered_runs["tag_concurrency_limits"] = runs["tagConcurrencyLimits"]
+        if rendered_runs:
+            rendered["runs"] = rendered_runs
+        instance["concurrency"] = rendered
+
+    monitoring = daemon.get("runMonitoring") or {}
+    if daemon.get("enabled") and monitoring.get("enabled"):
+        keys = (("startTimeoutSeconds", "start_timeout_seconds"),
+                ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
+                ("maxResumeRunAttempts", "max_resume_run_attempts"),
+                ("pollIntervalSeconds", "poll_interval_seconds"),
+                ("freeSlotsAfterRunEndSeconds", "free_slots_after_run_end_seconds"))
+        instance["run_monitoring"] = {
+            "enabled": True,
+            **{s: monitoring[c] for c, s in keys if monitoring.get(c) is not None},
+        }
+
+    retries = daemon.get("runRetries") or {}
+    if daemon.get("enabled") and retries.get("enabled"):
+        instance["run_retries"] = {"enabled": True}
+        if retries.get("maxRetries"):
+            instance["run_retries"]["max_retries"] = retries["maxRetries"]
+        if retries.get("retryOnAssetOrOpFailure") is not None:
+            instance["run_retries"]["retry_on_asset_or_op_failure"] = retries[
+                "retryOnAssetOrOpFailure"
+            ]
+    return instance
+
+
+def load_instance(instance_yaml: dict, home: Path):
+    """A DagsterInstance built from `instance_yaml` (SQLite storage under `home`), through
+    Dagster's own loader: invalid or conflicting settings raise DagsterInvalidConfigError."""
+    import dagster as dg
+    import yaml
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml, sort_keys=False))
+    return dg.DagsterInstance.from_config(str(home))

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,7 +74,8 @@ def _instance() -> dg.DagsterInstance:
 
 def demo(args: argparse.Namespace) -> int:
     settings = FinksSettings.from_env()
-    tickers = validate_tickers(args.tickers.split(",")) if args.tickers else None
+    # `--tickers ""` is an error, not "the whole universe".
+    tickers = validate_tickers(args.tickers.split(",")) if args.tickers is not None else None
     sessions = market_calendar.last_completed_sessions(args.days)
     first, last = sessions[0].date.isoformat(), sessions[-1].date.isoformat()
     print(
@@ -85,8 +87,13 @@ def demo(args: argparse.Namespace) -> int:
         result = run_range(settings, first, last, tickers, instance=instance)
     elapsed = time.perf_counter() - started
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"Run {result.run_id} FAILED after {elapsed:.1f}s (steps: {failed})", file=sys.stderr)
+        failures = [e for e in result.all_events if e.is_step_failure]
+        print(f"Run {result.run_id} FAILED after {elapsed:.1f}s "
+              f"(steps: {[e.step_key for e in failures]})", file=sys.stderr)
+        for event in failures:
+            error = event.step_failure_data.error
+            message = (error.message if error else "").strip().splitlines()
+            print(f"  {event.step_key}: {message[0] if message else 'failed'}", file=sys.stderr)
         for day, checks in held_days(result).items():
             print(f"  {day} held by the silver gate: {', '.join(checks)}", file=sys.stderr)
         return 1
@@ -124,6 +131,8 @@ def summary(_args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Dagster flags `backfill_policy` as beta on every definitions load: noise for CLI users.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     parser = argparse.ArgumentParser(prog="finks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo_parser = sub.add_parser("demo", help="materialize bronze -> gold for recent sessions")

@@ -1,7 +1,9 @@
 """Alert messages built from a Dagster run: what failed, where, and the first error lines.
 
 Every text that leaves Finks passes :func:`redact` first: error messages can quote URLs with
-API keys, signed S3 URLs or tokens, and an alert channel is a much wider audience than a log.
+API keys, signed S3 URLs, tokens or webhook paths, and an alert channel is a much wider audience
+than a log. :func:`redact` also applies the urllib3 log filter's ``scrub`` (webhook paths and
+every secret registered by value), so both places mask the same things.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
+
+from finks_assets.lib.sources.fmp.redact import scrub
 
 ERROR_LINES = 5
 PARTITION_TAG = "dagster/partition"
@@ -32,7 +36,7 @@ def redact(text: str) -> str:
     """Mask anything that looks like a credential (keys, tokens, passwords in URLs)."""
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return scrub(text)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from pydantic import (
@@ -66,15 +65,9 @@ class SettingsError(ValueError):
 
 def _blank_is_unset(value: Any) -> Any:
     """``FOO=`` (a shell, a blank line in .env, a Helm value left empty) means "the default"."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            raise PydanticUseDefault()
+    if isinstance(value, str) and not (value := value.strip()):
+        raise PydanticUseDefault()
     return value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -85,28 +78,17 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _http_url(value: str | None) -> str | None:
-    if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("not an http(s)://host[:port] URL")
-    return value
-
-
-def _absolute(path: Path | None) -> Path | None:
-    return path.expanduser().absolute() if path is not None else None
-
-
 def _universe(spec: Any) -> Any:
     """FINKS_UNIVERSE (a comma list or a file) -> validated tickers; InvalidTickerError if not."""
-    spec = _blank_is_unset(spec)
-    return tuple(parse_universe(spec)) if isinstance(spec, str) else spec
+    return tuple(parse_universe(spec)) if isinstance(spec := _blank_is_unset(spec), str) else spec
 
 
 Blank = BeforeValidator(_blank_is_unset)
+Lower = BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value)
+Absolute = AfterValidator(lambda path: path and path.expanduser().absolute())
 Text = Annotated[str, Blank]
 Secret = Annotated[SecretStr | None, Blank]
-HttpUrl = Annotated[str | None, Blank, AfterValidator(_http_url)]
+HttpUrl = _matching(r"https?://[^/?#\s]+\S*", "an http(s)://host[:port] URL")
 Bucket = Annotated[str, Blank, _matching(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", "a valid S3 bucket name")]
 # Glue/Athena database names: lower case, digits and '_' only (Athena rejects '-').
 GlueDatabase = Annotated[str | None, Blank, _matching(r"[a-z0-9_]{1,255}", "a Glue database name")]
@@ -117,9 +99,9 @@ class FinksSettings(BaseSettings):
         env_prefix="FINKS_", env_nested_delimiter="__", frozen=True, hide_input_in_errors=True
     )
 
-    env: Annotated[FinksEnv, BeforeValidator(_lower)] = "local"
-    source: Annotated[SourceName, BeforeValidator(_lower)] = "synthetic"
-    data_dir: Annotated[Path, Blank, AfterValidator(_absolute)] = Path(".finks")
+    env: Annotated[FinksEnv, Blank, Lower] = "local"
+    source: Annotated[SourceName, Blank, Lower] = "synthetic"
+    data_dir: Annotated[Path, Blank, Absolute] = Path(".finks")
     # FINKS_UNIVERSE feeds both: the tickers, and the spec as given so a sensor can re-read the file.
     universe: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_universe)] = Field(
         default_factory=lambda: tuple(parse_universe(str(DEFAULT_UNIVERSE_FILE))))
@@ -127,7 +109,7 @@ class FinksSettings(BaseSettings):
     synthetic_seed: int = 7
     partitions_per_run: PositiveInt = 21  # days per bronze/silver backfill run
     api_port: int = Field(8000, ge=1, le=65535)
-    api_key_store: Annotated[Path | None, Blank, AfterValidator(_absolute)] = None  # see property
+    api_key_store: Annotated[Path | None, Blank, Absolute] = None  # see api_key_store_path
     athena_workgroup: Annotated[str, Blank, _matching(r"[A-Za-z0-9._\-]{1,128}",
                                                       "an Athena workgroup name")] = "primary"
     # None: s3://<gold bucket>/athena-results/ (finks_api.config)
@@ -135,7 +117,7 @@ class FinksSettings(BaseSettings):
         r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?", "an s3://bucket/prefix/ URI")] = None
 
     # Logs, alerts and quality thresholds -> .ops. The alert secrets reach Dagster as EnvVar.
-    log_format: Annotated[LogFormat, Blank, BeforeValidator(_lower)] = "text"
+    log_format: Annotated[LogFormat, Blank, Lower] = "text"
     alert_webhook_url: Secret = Field(None, validation_alias=WEBHOOK_URL_VAR)
     slack_token: Secret = Field(None, validation_alias=SLACK_TOKEN_VAR)
     slack_channel: Text = "#finks-alerts"
@@ -145,14 +127,14 @@ class FinksSettings(BaseSettings):
 
     # FMP (its own variable names) -> .fmp
     fmp_api_key: Secret = Field(None, validation_alias="FMP_API_KEY")
-    fmp_base_url: Annotated[str, Blank, AfterValidator(_http_url),
-                            AfterValidator(lambda url: url.rstrip("/"))] = Field(
-        DEFAULT_BASE_URL, validation_alias="FMP_BASE_URL")
+    fmp_base_url: Annotated[str, Blank, HttpUrl, AfterValidator(lambda url: url.rstrip("/"))] = (
+        Field(DEFAULT_BASE_URL, validation_alias="FMP_BASE_URL"))
     fmp_rate_limit_per_minute: Annotated[PositiveInt, Blank] = Field(
         DEFAULT_RATE_LIMIT_PER_MINUTE, validation_alias="FMP_RATE_LIMIT_PER_MINUTE")
 
     # Object store (s3/aws modes; the standard AWS variables) -> .object_store
-    aws_endpoint_url: HttpUrl = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    aws_endpoint_url: Annotated[str | None, Blank, HttpUrl] = Field(
+        None, validation_alias="AWS_ENDPOINT_URL")
     aws_access_key_id: Secret = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: Secret = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
     aws_region: Text = Field(DEFAULT_REGION,
@@ -191,10 +173,9 @@ class FinksSettings(BaseSettings):
                 if isinstance(cause := error.get("ctx", {}).get("error"), InvalidTickerError):
                     raise cause from None  # FINKS_UNIVERSE: the tickers module's own error
             raise SettingsError(_describe(exc)) from None  # not chained: it holds raw inputs
-        except SourceError as exc:  # a nested field (FINKS_QUALITY) set to text that is not JSON
-            field = re.search(r'field "(\w+)"', str(exc))
-            name = _variable((field.group(1),)) if field else "a nested variable"
-            raise SettingsError(f"{name} is not valid JSON; set {name}__<KEY>... instead") from None
+        except SourceError:  # FINKS_QUALITY (the one nested field) set to text that is not JSON
+            raise SettingsError("FINKS_QUALITY is not valid JSON; set "
+                                "FINKS_QUALITY__<DATASET>__<FIELD>=<value> instead") from None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
@@ -247,34 +228,21 @@ class _MappingSource(EnvSettingsSource):
     """pydantic-settings' environment source (prefix, aliases, nesting) over any mapping."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        # The base class reads os.environ here; names are matched case-insensitively (lower case).
-        return {name.lower(): value for name, value in self._environ.items()}
+        super().__init__(settings_cls)  # loads os.environ into env_vars: replaced by the mapping
+        self.env_vars = {name.lower(): value for name, value in environ.items()}  # case-insensitive
 
 
 def _describe(exc: ValidationError) -> str:
-    """``VARIABLE='value': what is wrong`` per error; secrets are never echoed."""
+    """``VARIABLE='value': what is wrong``, one per error; a secret's value is never shown."""
     lines = []
     for error in exc.errors(include_url=False):
-        message = error["msg"].removeprefix("Value error, ")
-        if not error["loc"]:  # a rule across variables: its message names them
+        message, loc = error["msg"].removeprefix("Value error, "), [str(p) for p in error["loc"]]
+        if not loc:  # a rule across variables: its message names them
             lines.append(message)
             continue
-        variable = _variable(error["loc"])
-        if variable.startswith("FINKS_QUALITY"):
+        # An alias is the variable itself; a field is FINKS_<FIELD>[__<KEY>...] (quality nests).
+        name = loc[0] if loc[0].isupper() else "__".join([f"FINKS_{loc[0]}", *loc[1:]]).upper()
+        if name.startswith("FINKS_QUALITY"):
             message = "expected FINKS_QUALITY__<DATASET>__<FIELD>=<value>"
-        value = "<secret>" if variable in _SECRETS else repr(error["input"])
-        lines.append(f"{variable}={value}: {message}")
+        lines.append(f"{name}={'<secret>' if name in _SECRETS else repr(error['input'])}: {message}")
     return "; ".join(lines)
-
-
-def _variable(loc: tuple[int | str, ...]) -> str:
-    """The variable behind a pydantic error location: an alias as is, else FINKS_<FIELD>."""
-    head = str(loc[0])
-    if head == "quality":  # nested: ("quality", dataset, field)
-        return "__".join(["FINKS_QUALITY", *(str(part).upper() for part in loc[1:])])
-    return head if head.isupper() else f"FINKS_{head.upper()}"
-

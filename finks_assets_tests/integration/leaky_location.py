@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from finks_assets.defs.bars_1m import silver
 from finks_assets.definitions import defs  # noqa: F401 (the location's Definitions)
+from finks_assets.defs.bars_1m import silver
 from finks_assets.lib.transforms.silver_bars import SilverResult
 
 BAD_DAY_VAR = "FINKS_TEST_BAD_DAY"

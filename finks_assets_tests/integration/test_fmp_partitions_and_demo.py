@@ -7,13 +7,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finks_assets.defs.fmp.reference import (
-    UniverseSpecResource,
-    tickers_partitions,
-    universe_partitions_sensor,
-)
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
 from finks_assets.cli import main as cli
+from finks_assets.defs.fmp.reference import tickers_partitions, universe_partitions_sensor
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
+from finks_assets.lib.resources.universe import UniverseSpecResource
 from finks_assets_tests.fakes import fmp_server as fake
 from finks_assets_tests.fakes.fmp_server import FakeFmpServer
 
@@ -65,3 +62,19 @@ def test_fmp_demo_runs_against_fmp_base_url(tmp_path, monkeypatch, capsys):
     with duckdb.connect(str(tmp_path / "finks" / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(distinct ticker) from gold.fct_daily_bars").fetchone() == (2,)
         assert con.execute("select count(*) from gold.dim_tickers").fetchone() == (3,)
+
+
+@pytest.mark.skipif(not (DBT_PROJECT_DIR / "target" / "manifest.json").exists(),
+                    reason="dbt manifest missing: run `make manifest`")
+def test_fmp_demo_with_a_wrong_key_exits_non_zero_after_one_request(tmp_path, monkeypatch, capsys):
+    with FakeFmpServer(api_key=KEY) as server:
+        for name, value in {
+            "FINKS_SOURCE": "fmp", "FMP_API_KEY": "not-the-key", "FMP_BASE_URL": server.base_url,
+            "FINKS_DATA_DIR": str(tmp_path / "finks"), "FINKS_UNIVERSE": "AAPL,MSFT,JPM",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        assert cli.main(["demo", "--days", "2"]) == 1
+        captured = capsys.readouterr()
+    assert len(server.requests) == 1
+    assert "FAILED" in captured.err and "not-the-key" not in captured.out + captured.err

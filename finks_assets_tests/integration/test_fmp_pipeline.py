@@ -17,9 +17,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
 from finks_assets.cli.fmp_demo import failed_tickers, run_fmp_reference
 from finks_assets.cli.main import run_range
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.settings import FinksSettings
 from finks_assets_tests.fakes import fmp_server as fake
 from finks_assets_tests.fakes.fmp_server import FakeFmpServer
@@ -135,7 +135,7 @@ def test_audit_records_reasons(acceptance):
 
 def test_silver_and_gold_hold_eight_tickers_once(acceptance):
     settings = acceptance[0]
-    silver = lake_glob(settings, "silver/bars_1d/*/*.parquet")
+    silver = lake_glob(settings, "silver/fmp_bars_1d/*/*.parquet")
     assert silver["ticker"].nunique() == 8 and len(silver) == 8 * SESSIONS
     assert not silver.duplicated(["ticker", "trade_date"]).any()
     assert set(silver["source"]) == {"fmp"}
@@ -189,3 +189,23 @@ def test_reference_datasets_dim_tickers_and_fundamentals(tmp_path, monkeypatch):
         dbt_checks = [c for c in checks if c.asset_key.path[0] in ("gold", "staging")]
         assert dbt_checks and all(c.passed for c in dbt_checks)
         assert_key_absent(settings, instance, [result.run_id], "")
+
+
+def test_a_wrong_key_fails_the_run_at_the_first_request(tmp_path, monkeypatch):
+    """Issue 17 defect 2: every request answered 401 used to end in a "successful" run with
+    empty gold. Now the first 401 fails the step, without a retry and without naming the key."""
+    wrong = "fmp-WRONG-key-0000"
+    monkeypatch.setenv("FMP_API_KEY", wrong)
+    with FakeFmpServer(api_key=KEY) as server, dg.DagsterInstance.ephemeral() as instance:
+        settings = FinksSettings.from_env({
+            "FINKS_DATA_DIR": str(tmp_path / "finks"), "FINKS_UNIVERSE": ",".join(TICKERS),
+            "FINKS_SOURCE": "fmp", "FMP_API_KEY": wrong, "FMP_BASE_URL": server.base_url})
+        result = run_range(settings, FIRST, LAST, instance=instance)
+        reference = run_fmp_reference(settings, TICKERS[:3], instance)
+    assert not result.success and not reference.success
+    assert len(server.calls(endpoint="eod")) == 1 and len(server.calls(endpoint="profile")) == 1
+    failures = [e.event_specific_data.error for e in result.all_events if e.is_step_failure]
+    assert [e.message for e in failures if "FMP rejected the API key" in e.message], failures
+    assert "FMP_API_KEY" in failures[0].message and wrong not in failures[0].message
+    assert not list((settings.lake_root / "silver").rglob("*.parquet"))
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]

@@ -14,11 +14,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from finks_assets.defs.fmp.reconciliation import CLOSE_TOLERANCE, reconcile
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
-from finks_assets.defs.fmp.jobs import FMP_EOD_JOB
 from finks_assets.cli.main import RANGE_END_TAG, RANGE_START_TAG, run_range
 from finks_assets.definitions import build_definitions
+from finks_assets.defs.fmp.jobs import FMP_EOD_JOB
+from finks_assets.defs.fmp.reconciliation import CLOSE_TOLERANCE, reconcile
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.settings import FinksSettings
 from finks_assets.lib.sources.synthetic import SyntheticSource
 from finks_assets_tests.fakes.fmp_server import FakeFmpServer

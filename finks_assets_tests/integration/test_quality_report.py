@@ -1,6 +1,6 @@
 """The validation report: HTML with every check, counts, quarantine and a real chart.
 
-The page is written through the LakeStore and opened in headless Chromium, which must decode
+The page is written through the LakeWriter and opened in headless Chromium, which must decode
 the embedded SVG chart (a ``data:image/svg+xml`` image with naturalWidth > 0).
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from finks_assets.lib.quality.suite import BAR_CHECKS, run_bar_checks
 from finks_assets.lib.lake.store import LakeStore
+from finks_assets.lib.lake.writer import LakeWriter
 from finks_assets.lib.quality.report import build_partition_report, markdown_summary, render_html
-from finks_assets.lib.quality.report_store import report_relative_path, write_text
+from finks_assets.lib.quality.silver_gate import report_relative_path
+from finks_assets.lib.quality.suite import BAR_CHECKS, run_bar_checks
 from finks_assets.lib.quality.svg_chart import WIDTH
 from finks_assets.lib.quality.thresholds import BarQualityThresholds
 from finks_assets.lib.transforms.silver_bars import clean_bars
@@ -27,7 +28,7 @@ def corpus_report(tmp_path: Path):
     report = build_partition_report(DAY, result.bars, result.quarantine, outcomes, BAR_CHECKS)
     store = LakeStore.local(str(tmp_path / "lake"))
     relative = report_relative_path("silver", "bars_1m", DAY.isoformat())
-    path = write_text(store, relative, render_html(report, "silver/bars_1m"))
+    path = LakeWriter(store).write_text(relative, render_html(report, "silver/bars_1m"))
     return report, Path(path)
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.defs.bars_1m.silver import SILVER_BARS, SILVER_QUARANTINE
 from finks_assets.defs.bars_1m.landing_sensor import LANDED_BARS_JOB, LANDING_KEY_TAG
 from finks_assets.definitions import build_definitions

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.cli.main import run_range
 from finks_assets.lib.lake.duckdb_httpfs import connect_lake
 from finks_assets.lib.lake.s3 import MissingBucketError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets_tests.support.processes import dagster_server, graphql
 
 QUERY = """

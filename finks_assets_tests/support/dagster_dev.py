@@ -29,6 +29,10 @@ LOCATION_QUERY = """
 """
 
 
+# The caller's own Finks settings must not leak into the servers: ``env`` is the whole story.
+ISOLATED_PREFIXES = ("FINKS_", "FMP_")
+
+
 class GraphQLError(AssertionError):
     """The webserver answered with GraphQL errors (a malformed query or a server exception)."""
 
@@ -99,17 +103,19 @@ def end_group(process: subprocess.Popen, grace_s: float = 20) -> None:
 
 @contextmanager
 def dagster_dev(
-    workspace: Path, dagster_home: Path, env: Mapping[str, str], timeout_s: float = 180
+    workspace: Path, dagster_home: Path, env: Mapping[str, str], timeout_s: float = 600
 ) -> Iterator[DagsterDev]:
     """Run ``dagster dev`` in its own process group; yield once its code location has loaded.
 
-    A location that fails to load fails the test at once with its error, instead of after
-    the timeout.
+    The servers see the caller's environment minus its ``FINKS_*``/``FMP_*`` variables, plus
+    ``env``. A location that fails to load fails the test at once with its error, instead of
+    after the timeout.
     """
     port = free_port()
     log_path = dagster_home / "dagster_dev.log"
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
     full_env = {
-        **os.environ,
+        **inherited,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # as in an active venv
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_DISABLE_TELEMETRY": "1",

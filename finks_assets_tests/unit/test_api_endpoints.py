@@ -24,8 +24,8 @@ from schemathesis.checks import not_a_server_error
 
 from finks_api.app import create_app
 from finks_api.config import MAX_PAGE_SIZE, ApiConfig
-from finks_api.keys import KeyStore
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
+from finks_api.keys import KEY_PATTERN, KeyStore
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.settings import FinksSettings
 from finks_assets_tests.api_support import (
     LiveServer,
@@ -302,7 +302,7 @@ def test_access_log_has_key_id_endpoint_status_latency_but_never_the_key(
     assert "key_id=- " in lines[2] and "status=401" in lines[2]
     everything = caplog.text
     for key in api.keys.values():
-        assert key not in everything and key.rsplit("_", 1)[1] not in everything
+        assert key not in everything and KEY_PATTERN.fullmatch(key)["secret"] not in everything
 
 
 # --- fuzzing: schemathesis against the app's own OpenAPI document -----------------------------

@@ -39,7 +39,7 @@ def test_nothing_to_do(tmp_path: Path) -> None:
 
 
 def test_manifest_is_stale_only_when_a_dbt_source_is_newer(tmp_path: Path) -> None:
-    from finks_assets.defs.gold.dbt_assets import manifest_is_stale
+    from finks_assets.lib.dbt.project import manifest_is_stale
 
     (tmp_path / "models" / "marts").mkdir(parents=True)
     model = tmp_path / "models" / "marts" / "fct.sql"

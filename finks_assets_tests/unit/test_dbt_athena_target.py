@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from finks_assets.defs.gold.dbt_assets import DBT_PROJECT_DIR
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("dbt.adapters.athena") is None,

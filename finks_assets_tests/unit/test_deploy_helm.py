@@ -5,8 +5,11 @@ There is no helm binary or cluster here, so nothing is rendered by Helm. Instead
   versioned transcription in deploy/helm/schema/), with types, so a typo cannot be silently
   ignored by `helm upgrade`;
 - the layered values (values.yaml + values-<env>.yaml, merged the way Helm merges) must carry
-  the production instance: Postgres, K8sRunLauncher, queued runs with the partition-writer limit,
-  S3 compute logs, run monitoring and retries, IRSA, secrets by reference only;
+  the production instance: Postgres, K8sRunLauncher, queued runs, one slot per concurrency pool,
+  S3 compute logs, run monitoring, run retries that never re-run a step failure, IRSA, secrets by
+  reference only;
+- the instance config the chart renders from those values is loaded by Dagster itself, which
+  refuses conflicting run limits the way the daemon would at start-up;
 - the Kubernetes objects that come out of those values are validated with kubernetes-validate
   (offline schemas, strict): the code-location pod fragment, and the run Job that dagster-k8s'
   own `construct_dagster_k8s_job` builds from the run-launcher values and the heavy-run tags;
@@ -26,15 +29,19 @@ import yaml
 
 from finks_assets_tests.deploy_tools import (
     DEPLOY_DIR,
-    deep_merge,
+    HELM_DIR,
+    HelmRenderError,
+    helm_instance_config,
+    helm_values,
     kubernetes_validate,
+    load_instance,
     render_kustomize_overlay,
 )
 
-HELM_DIR = DEPLOY_DIR / "helm"
 SCHEMA_DIR = HELM_DIR / "schema"
 API_DIR = DEPLOY_DIR / "k8s" / "finks-api"
 ENVIRONMENTS = ("staging", "prod")
+MAX_CONCURRENT_RUNS = {"staging": 4, "prod": 10}  # run pods at once per cluster
 KUBERNETES_VERSION = "1.33.0"  # the EKS version docs/deploy.md targets
 CHARTS = {
     "dagster": "dagster-chart-keys.yaml",
@@ -52,8 +59,7 @@ def chart_keys(chart: str) -> dict:
 
 
 def layered_values(chart: str, env: str) -> dict:
-    base = load_yaml(HELM_DIR / chart / "values.yaml")
-    return deep_merge(base, load_yaml(HELM_DIR / chart / f"values-{env}.yaml"))
+    return helm_values(chart, env)
 
 
 def values_files() -> list[tuple[str, Path]]:
@@ -143,13 +149,23 @@ def test_system_chart_configures_the_production_instance(env: str) -> None:
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     daemon = values["dagsterDaemon"]
     assert daemon["enabled"] and daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
-    limits = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
-    writer = [limit for limit in limits if limit["key"] == "finks/partition-writer"]
-    assert writer == [
-        {"key": "finks/partition-writer", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
-    ]
+    concurrency = values["concurrency"]
+    assert concurrency["enabled"] is True
+    assert concurrency["pools"] == {"defaultLimit": 1, "granularity": "op"}
+    assert concurrency["runs"]["maxConcurrentRuns"] == MAX_CONCURRENT_RUNS[env]
+    limits = {limit["key"]: limit for limit in concurrency["runs"]["tagConcurrencyLimits"]}
+    assert set(limits) == {"dagster/backfill", "finks/heavy"}
+    per_backfill = limits["dagster/backfill"]
+    assert per_backfill["value"] == {"applyLimitPerUniqueValue": True}
+    # Chunks of one backfill run side by side, yet leave production slots for other runs.
+    assert 1 < per_backfill["limit"] < MAX_CONCURRENT_RUNS["prod"]
+    coordinator = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert {"maxConcurrentRuns", "tagConcurrencyLimits"}.isdisjoint(coordinator)
     assert daemon["runMonitoring"]["enabled"] is True
-    assert daemon["runRetries"]["enabled"] is True and daemon["runRetries"]["maxRetries"] >= 1
+    assert daemon["runMonitoring"]["freeSlotsAfterRunEndSeconds"] > 0
+    retries = daemon["runRetries"]
+    assert retries["enabled"] is True and retries["maxRetries"] >= 1
+    assert retries["retryOnAssetOrOpFailure"] is False, "a gate-held run must not be re-run"
     logs = values["computeLogManager"]
     assert logs["type"] == "S3ComputeLogManager"
     assert logs["config"]["s3ComputeLogManager"]["bucket"] == f"finks-{env}-dagster-logs"
@@ -360,11 +376,54 @@ def test_run_jobs_built_by_dagster_k8s_are_valid_kubernetes(env: str, tmp_path: 
 
 def test_heavy_tags_respect_the_queue_limits() -> None:
     tags = load_yaml(HELM_DIR / "run-tags" / "heavy-backfill.yaml")["tags"]
-    limits = layered_values("dagster", "prod")["dagsterDaemon"]["runCoordinator"]["config"][
-        "queuedRunCoordinator"
-    ]["tagConcurrencyLimits"]
-    limited_keys = {limit["key"] for limit in limits}
-    assert {"finks/heavy", "finks/partition-writer"} <= set(tags) & limited_keys
+    for env in ENVIRONMENTS:
+        limits = layered_values("dagster", env)["concurrency"]["runs"]["tagConcurrencyLimits"]
+        heavy = [limit for limit in limits if limit["key"] == "finks/heavy"]
+        assert heavy == [{"key": "finks/heavy", "value": tags["finks/heavy"], "limit": 2}]
+    assert set(tags) == {"finks/heavy", "dagster-k8s/config"}, "pools, not tags, keep writers apart"
+
+
+# --- the instance the chart renders, judged by Dagster ------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_instance_is_accepted_by_dagster(env: str, tmp_path: Path) -> None:
+    instance = load_instance(helm_instance_config(layered_values("dagster", env)), tmp_path)
+    try:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == MAX_CONCURRENT_RUNS[env]
+        assert concurrency.run_queue_config.should_block_op_concurrency_limited_runs
+        assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
+    finally:
+        instance.dispose()
+
+
+def test_run_limits_in_two_places_are_refused(tmp_path: Path) -> None:
+    """The old layout (limits under the run coordinator) next to `concurrency` cannot deploy."""
+    from dagster import DagsterInvalidConfigError
+
+    values = copy.deepcopy(layered_values("dagster", "prod"))
+    coordinator = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    coordinator["maxConcurrentRuns"] = 10
+    with pytest.raises(HelmRenderError):
+        helm_instance_config(values)
+    # Past the chart's own check (say, via additionalInstanceConfig), Dagster refuses it too.
+    rendered = helm_instance_config(layered_values("dagster", "prod"))
+    rendered["run_coordinator"]["config"]["max_concurrent_runs"] = 10
+    with pytest.raises(DagsterInvalidConfigError, match="max_concurrent_runs"):
+        load_instance(rendered, tmp_path)
+
+
+def test_without_the_flag_dagster_would_retry_step_failures(tmp_path: Path) -> None:
+    values = copy.deepcopy(layered_values("dagster", "prod"))
+    values["dagsterDaemon"]["runRetries"].pop("retryOnAssetOrOpFailure")
+    instance = load_instance(helm_instance_config(values), tmp_path)
+    try:
+        assert instance.run_retries_retry_on_asset_or_op_failure is True  # Dagster's default
+    finally:
+        instance.dispose()
 
 
 def test_bad_run_tag_config_is_rejected_by_dagster_k8s() -> None:

@@ -135,6 +135,10 @@ def test_ci_runs_the_test_suite_lint_slim_ci_and_a_docker_build() -> None:
     assert "ruff check" in runs
     assert "state:modified+" in runs and "--defer" in runs and "--state ../prod-manifest" in runs
     assert any("docker/build-push-action" in step.get("uses", "") for _, step in all_steps(ci))
+    # Issue 13: `dg check defs` passes in CI, after the manifest it loads has been parsed.
+    defs_steps = [step.get("run", "") for step in ci["jobs"]["definitions"]["steps"]]
+    check = next(i for i, run in enumerate(defs_steps) if re.search(r"\bdg check defs\b", run))
+    assert any("make manifest" in run for run in defs_steps[:check])
     assert re.search(r"^make test$", (REPO_ROOT / ".ci" / "run").read_text(), re.MULTILINE)
 
 

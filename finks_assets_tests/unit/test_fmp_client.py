@@ -10,8 +10,11 @@ import socket
 import time
 import traceback
 
+import dagster as dg
 import pytest
 
+from finks_assets.defs.fmp.outcomes import fetch_each
+from finks_assets.lib.resources.fmp import FmpResource
 from finks_assets.lib.sources.fmp import errors
 from finks_assets.lib.sources.fmp.client import FmpClient
 from finks_assets.lib.sources.fmp.rate_limit import TokenBucket
@@ -205,3 +208,47 @@ def test_scrub_by_pattern_and_by_value():
     text = f"GET /x?symbol=A&apikey={KEY}&from=1 failed; key {KEY}"
     assert scrub(text, KEY) == "GET /x?symbol=A&apikey=***&from=1 failed; key ***"
     assert repr(FmpClient(KEY)).find(KEY) == -1
+
+
+# -- the per-ticker fetch loop of the FMP assets (defs/fmp/outcomes.py) -----------------------
+
+def _fetch_each(server: FakeFmpServer, tickers: list[str], key: str = KEY):
+    fmp = FmpResource(api_key=key, base_url=server.base_url, max_retries=1, backoff_factor=0.01)
+    return fetch_each(fmp, tickers, lambda client, t: client.profile(t), dg.get_dagster_logger())
+
+
+@pytest.mark.parametrize("reply", [fake.unauthorized(), fake.error_message(fake.INVALID_KEY_MESSAGE)])
+def test_a_rejected_key_fails_at_the_first_request_without_retries(server, reply):
+    server.script("AAPL", reply)
+    with pytest.raises(dg.Failure) as failure:
+        _fetch_each(server, ["AAPL", "MSFT", "NVDA"])
+    assert not failure.value.allow_retries
+    assert "FMP rejected the API key" in failure.value.description
+    assert "FMP_API_KEY" in failure.value.description
+    assert len(server.requests) == 1
+    assert_key_free(failure.value)
+
+
+def test_a_wrong_key_fails_and_never_shows_the_key(server):
+    with pytest.raises(dg.Failure) as failure:
+        _fetch_each(server, ["AAPL", "MSFT"], key="wrong-key-456")
+    assert "unauthorized" in failure.value.description and "wrong-key-456" not in failure.value.description
+    assert len(server.requests) == 1
+
+
+def test_symbol_entitlement_errors_stay_per_ticker(server):
+    server.script("JPM", fake.payment_required())
+    server.script("XOM", fake.forbidden())
+    payloads, failures = _fetch_each(server, ["AAPL", "JPM", "XOM"])
+    assert list(payloads) == ["AAPL"]
+    assert failures["JPM"].startswith("plan_restricted") and failures["XOM"].startswith("forbidden")
+
+
+def test_fmp_down_for_every_ticker_fails_the_step_for_its_retry_policy(server):
+    for ticker in ("AAPL", "MSFT"):
+        server.script(ticker, fake.server_error(), fake.server_error())
+    with pytest.raises(RuntimeError, match="FMP unavailable for all 2 tickers.*server_error"):
+        _fetch_each(server, ["AAPL", "MSFT"])
+    server.script("MSFT", fake.server_error(), fake.server_error())
+    payloads, failures = _fetch_each(server, ["AAPL", "MSFT"])  # one landed: no step failure
+    assert list(payloads) == ["AAPL"] and list(failures) == ["MSFT"]

@@ -3,19 +3,15 @@
 
     * duckdb / duckdb_s3: the custom window strategies in macros/incremental/replace_window.sql
       (delete the window, insert it again) on an unpartitioned DuckDB table.
-    * athena: dbt-athena's `insert_overwrite` on a Hive table partitioned by trade_date: every
-      trade_date partition present in the model's output replaces the one in the table, which
-      is the same "re-running a window gives the same rows" contract.
+    * athena: dbt-athena's `insert_overwrite` on a Hive table partitioned by trade_date
+      (`+partitioned_by` on models/marts/prices in dbt_project.yml): every trade_date partition
+      present in the model's output replaces the one in the table, which is the same
+      "re-running a window gives the same rows" contract.
       Athena requires partition columns to come LAST in the select list, hence
       finks_partition_leading / finks_partition_trailing around the column.
 -#}
 {% macro finks_incremental_strategy(duckdb_strategy) %}
     {{ return('insert_overwrite' if target.type == 'athena' else duckdb_strategy) }}
-{% endmacro %}
-
-
-{% macro finks_partitioned_by() %}
-    {{ return(['trade_date'] if target.type == 'athena' else none) }}
 {% endmacro %}
 
 

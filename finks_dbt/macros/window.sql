@@ -5,12 +5,13 @@
     * Neither var set (null / empty): the full history.
     * Only one set: open-ended on the other side.
     * `--full-refresh`: the window is ignored and the full history is rebuilt, so a full refresh
-      can never truncate an incremental table to one window.
+      can never truncate an incremental table to one window. (Not in dbt unit tests: they see
+      only the window their `overrides: vars:` give, whatever the command line.)
 
     Values are validated before they are interpolated into SQL.
 -#}
 {% macro finks_window() %}
-    {%- if flags.FULL_REFRESH -%}
+    {%- if flags.FULL_REFRESH and not finks_in_unit_test() -%}
         {{ return({'start': none, 'end': none}) }}
     {%- endif -%}
     {%- set start = finks_date_var('start_date') -%}
@@ -33,13 +34,27 @@
     time (`execute` is false while parsing) is invisible to the parser, so each run starts from
     the saved partial parse. Parse-time renderings only collect refs and config, so they do not
     need the value. The project's own vars are null, so `var(name, none)` is none unless given.
+
+    dbt unit tests are hermetic: they see only their own `overrides: vars:`, never the
+    command line's vars nor the environment. They run inside every `dbt build`, and a run's
+    window would otherwise filter their fixture rows away.
 -#}
 {% macro finks_run_setting(name, default=none) %}
-    {%- set value = var(name, none) -%}
-    {%- if value is none and execute -%}
-        {%- set value = env_var('FINKS_DBT_' ~ (name | upper), '') -%}
+    {%- if finks_in_unit_test() -%}
+        {%- set value = ((model.get('overrides') or {}).get('vars') or {}).get(name) -%}
+    {%- else -%}
+        {%- set value = var(name, none) -%}
+        {%- if value is none and execute -%}
+            {%- set value = env_var('FINKS_DBT_' ~ (name | upper), '') -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return(default if value is none or (value | string | trim) == '' else value) }}
+{% endmacro %}
+
+
+{#- Whether the SQL being rendered is a dbt unit test's (the model under test, with fixtures). -#}
+{% macro finks_in_unit_test() %}
+    {{ return(model is defined and model is mapping and model.get('resource_type') == 'unit_test') }}
 {% endmacro %}
 
 

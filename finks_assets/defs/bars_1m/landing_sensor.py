@@ -4,8 +4,10 @@ Each new object under ``landing/`` (see :mod:`finks_assets.lib.lake.landing`) be
 the silver-and-downstream job for the object's trading-date partition, with
 ``run_key = <key>@<etag>`` so Dagster never launches the same object twice (a re-upload with
 new content has a new ETag and runs again). The cursor is the newest last-modified time seen.
-Keys that do not parse, other datasets, and days that are not XNYS sessions are skipped with a
-logged reason; they never crash the sensor. In ``local`` mode there is no bucket to watch and
+Keys that do not parse, other datasets, sources other than the configured one
+(``FINKS_SOURCE``: silver only reads that source's payloads, so a run for another would
+change nothing), and days that are not XNYS sessions are skipped with a logged reason; they
+never crash the sensor. In ``local`` mode there is no bucket to watch and
 the sensor only reports a skip, so the same definitions load everywhere.
 """
 
@@ -24,6 +26,7 @@ from finks_assets.lib.lake.landing import (
 )
 from finks_assets.lib.partitions import trading_days
 from finks_assets.lib.resources.lake import LakeResource
+from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 
 LANDED_BARS_JOB = "landed_bars_pipeline"
@@ -44,8 +47,9 @@ landed_bars_job = dg.define_asset_job(
 
 
 def arrival_requests(
-    context: dg.SensorEvaluationContext, lake: LakeResource
+    context: dg.SensorEvaluationContext, lake: LakeResource, source: str
 ) -> dg.SensorResult | dg.SkipReason:
+    """One run request per new landed object of ``source`` (the configured bar source)."""
     if lake.env == "local":
         return dg.SkipReason("FINKS_ENV=local: no bucket to watch (S3 arrivals need s3 or aws)")
     bucket = lake.zone_buckets[LANDING_ZONE]
@@ -65,7 +69,10 @@ def arrival_requests(
             reason = str(exc)
         else:
             key = landed.trade_date.isoformat()
-            if landed.dataset != BARS_DATASET:
+            if landed.source != source:
+                reason = (f"source {landed.source!r} is not the configured bar source "
+                          f"{source!r} (FINKS_SOURCE); silver reads only {source!r} payloads")
+            elif landed.dataset != BARS_DATASET:
                 reason = f"dataset {landed.dataset!r} has no landing pipeline (only {BARS_DATASET})"
             elif key not in valid_keys:
                 reason = f"{key} is not a trading-day partition"
@@ -88,5 +95,7 @@ def arrival_requests(
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="New bronze payloads under landing/ in the bronze bucket -> silver and gold runs.",
 )
-def s3_arrival_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-    return arrival_requests(context, lake)
+def s3_arrival_sensor(
+    context: dg.SensorEvaluationContext, lake: LakeResource, market_data: MarketDataResource
+):
+    return arrival_requests(context, lake, market_data.source)

@@ -1,13 +1,19 @@
 """Gold: the dbt project ``finks_dbt`` loaded as Dagster assets.
 
-The manifest is a build artifact (``dbt parse`` in ``make manifest``, CI and the image;
-re-parsed under ``dagster dev`` only when a dbt source is newer); nothing parses at import. The asset factory
-is cached so the manifest is read once per process, as in dagster-open-platform.
-Each run hands dbt its partition window (as environment settings, so the saved parse is reused),
-so a year of backfill is one ``dbt build``.
+Two assets split the project by folder (the ``fmp_reference`` tag is set per folder in
+``dbt_project.yml``, never per model):
+
+* ``finks_dbt``: everything partitioned by trading day. A backfill is one run
+  (``BackfillPolicy.single_run()``) and one ``dbt build`` over its window: dbt replaces the
+  window's rows in the incremental marts, and the staging/intermediate views stay unfiltered.
+* ``finks_dbt_fmp_reference``: the ticker-partitioned FMP reference models, unpartitioned here.
+
+Both write the one DuckDB warehouse, which takes a single writer, so both run in the
+``duckdb_gold`` concurrency pool. The manifest is a build artifact (``make manifest``); the
+factories are cached so it is read once per process, as in dagster-open-platform.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
@@ -20,20 +26,13 @@ from finks_assets.lib.dbt.artifacts import keep_partial_parse, prune_invocation_
 from finks_assets.lib.dbt.project import dbt_project
 from finks_assets.lib.dbt.translator import FinksDbtTranslator
 from finks_assets.lib.environ import temporary_environ
-from finks_assets.lib.partitions import SINGLE_RUN, partition_dates, trading_days
+from finks_assets.lib.partitions import partition_dates, trading_days
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.resources.warehouse import WarehouseResource
 
 FMP_REFERENCE_SELECTOR = "tag:fmp_reference"
-
-
-def prune_dbt_target(context: dg.AssetExecutionContext) -> None:
-    """Drop old per-run dbt target folders before adding one more (see dbt_artifacts)."""
-    project = dbt_project()
-    removed = prune_invocation_dirs(Path(project.project_dir) / project.target_path)
-    if removed:
-        context.log.info(f"removed {removed} old dbt target folder(s)")
+GOLD_POOL = "duckdb_gold"
 
 
 def dbt_run_settings(lake: LakeResource, **settings: str) -> dict[str, str]:
@@ -49,7 +48,7 @@ def dbt_run_settings(lake: LakeResource, **settings: str) -> dict[str, str]:
 
 def dbt_window_settings(context: dg.AssetExecutionContext, lake: LakeResource,
                         **settings: str) -> dict[str, str]:
-    """The run's trading-date window (validated partition keys) plus the lake root."""
+    """The run's trading-date window (its first and last partition) plus the lake root."""
     days = partition_dates(context)
     return dbt_run_settings(
         lake, start_date=days[0].isoformat(), end_date=days[-1].isoformat(), **settings
@@ -57,17 +56,23 @@ def dbt_window_settings(context: dg.AssetExecutionContext, lake: LakeResource,
 
 
 def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                        environment: Mapping[str, str], *resources_environments: Any):
-    """``dbt build`` with the run settings exported, then keep its parse for the next run."""
-    prune_dbt_target(context)
+                        environment: Mapping[str, str], *resources: Any) -> Iterator[Any]:
+    """``dbt build`` with the run settings and each resource's dbt environment exported.
+
+    Drops old per-run target folders first and keeps this build's parse for the next run
+    (``lib/dbt/artifacts.py`` says why).
+    """
+    target = Path(dbt_project().project_dir) / dbt_project().target_path
+    removed = prune_invocation_dirs(target)
+    if removed:
+        context.log.info(f"removed {removed} old dbt target folder(s)")
     with ExitStack() as stack:
-        for resource in resources_environments:
+        for resource in resources:
             stack.enter_context(resource.dbt_environment())
         stack.enter_context(temporary_environ(environment))
         invocation = dbt.cli(["build"], context=context)
         yield from invocation.stream()
-    keep_partial_parse(Path(invocation.target_path), Path(dbt_project().project_dir)
-                       / dbt_project().target_path)
+    keep_partial_parse(Path(invocation.target_path), target)
 
 
 @cache
@@ -79,10 +84,10 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=FinksDbtTranslator(),
         partitions_def=trading_days,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         name="finks_dbt",
-        # Ticker-partitioned FMP reference models build in their own unpartitioned dbt asset.
         exclude=FMP_REFERENCE_SELECTOR,
+        pool=GOLD_POOL,
     )
     def finks_dbt(
         context: dg.AssetExecutionContext,
@@ -106,9 +111,14 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
 def fmp_reference_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
 
-    @dbt_assets(manifest=project.manifest_path, project=project,
-                dagster_dbt_translator=FinksDbtTranslator(), select=FMP_REFERENCE_SELECTOR,
-                name="finks_dbt_fmp_reference")
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=FinksDbtTranslator(),
+        select=FMP_REFERENCE_SELECTOR,
+        name="finks_dbt_fmp_reference",
+        pool=GOLD_POOL,
+    )
     def finks_dbt_fmp_reference(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                                 lake: LakeResource, warehouse: WarehouseResource):
         yield from build_with_settings(context, dbt, dbt_run_settings(lake), warehouse, lake)

@@ -6,11 +6,17 @@ adapter handle. Together that is ~4.5 s a run on this 2-core machine, a third of
 dbt step. Finks needs neither:
 
 * the dbt executable is the one installed next to dbt-core in the same environment
-  (``factory._dbt_executable``), so the imported ``dbt.version`` *is* its version;
-* the adapter handle only serves ``fetch_row_counts`` / ``fetch_column_metadata``, which the
-  Finks dbt assets do not call (``test_dbt_cli_resource.py`` keeps it that way).
+  (``lib/resources/factory.py::_dbt_executable``), so the imported ``dbt.version`` *is* its
+  version;
+* the adapter handle only serves ``fetch_row_counts`` / ``fetch_column_metadata`` (and makes
+  the event stream wait for dbt to exit on DuckDB), which the Finks dbt assets do not use.
 
-Everything else (the subprocess, the event stream, selection, artifacts) is dagster-dbt's.
+dagster-dbt offers no public switch for either (checked in 0.29.27: ``cli()`` takes none, and
+the version probe ignores ``DbtProject``), so this module is the one place that overrides its
+private attributes. ``finks_assets_tests/unit/test_dbt_cli_resource.py`` fails as soon as
+dagster-dbt renames them, changes their signatures or stops calling them from ``cli()``, and
+checks that no Finks module uses the adapter-backed helpers. Everything else (the subprocess,
+the event stream, selection, artifacts) is dagster-dbt's.
 """
 
 from __future__ import annotations

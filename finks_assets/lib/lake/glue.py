@@ -27,8 +27,8 @@ PARQUET_SERDE = {
 BATCH_LIMIT = 100  # BatchCreatePartition accepts at most 100 partitions per call
 PARTITION_TYPES = {"trade_date": "date", "ticker": "string"}
 
-# Arrow type predicate -> Hive/Athena type, first match wins. An all-null column (an empty
-# holiday frame) types as string.
+# Arrow type predicate -> Hive/Athena type, first match wins. A column of nulls only types as
+# string (a write without rows and with such columns is not registered at all: LakeWriter).
 _HIVE_TYPES = (
     (pa.types.is_string, "string"), (pa.types.is_large_string, "string"),
     (pa.types.is_timestamp, "timestamp"), (pa.types.is_floating, "double"),

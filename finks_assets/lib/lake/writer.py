@@ -83,7 +83,10 @@ class LakeWriter:
             part = table.take(rows) if rows is not None else table.slice(0, 0)
             self._replace_partition(partition_dir(layer, dataset, by, key), part)
             written.rows[key] = part.num_rows
-        if self.catalog is not None and keys:
+        # A write without rows may type columns as Arrow null; a Glue table created from it
+        # would keep "string" for good, so only a typed write registers (no row is missed).
+        typed = table.num_rows > 0 or not any(pa.types.is_null(f.type) for f in table.schema)
+        if self.catalog is not None and keys and typed:
             self.catalog.register(
                 f"{layer}_{dataset}", self.store.uri(f"{layer}/{dataset}") + "/", table.schema, by,
                 {k: self.store.uri(partition_dir(layer, dataset, by, k)) + "/" for k in keys})

@@ -17,7 +17,7 @@ from finks_assets.lib.quality.check_base import CheckDB, CheckOutcome, bars_db, 
 _STALE_SQL = """
 with zero as (
     select *, pos - row_number() over (partition by ticker, close order by pos) as run
-    from {ordered} where volume = 0 and close is not null
+    from bars where volume = 0 and close is not null
 ),
 runs as (
     select *, count(*) over r as run_bars, min(ts) over r as run_start
@@ -36,7 +36,7 @@ def check_stale_prices(bars: pd.DataFrame | CheckDB, max_stale_bars: int = 15) -
     zero volume and the same close as the zero-volume bar before it.
     """
     with bars_db(bars) as db:
-        offenders = db.query(_STALE_SQL.format(ordered=db.ordered()), [max_stale_bars])
+        offenders = db.query(_STALE_SQL, [max_stale_bars])
     runs = offenders.drop_duplicates(["ticker", "run_start"])
     return outcome(
         offenders, ["ticker", "run_start", "run_bars", "close"],
@@ -45,24 +45,26 @@ def check_stale_prices(bars: pd.DataFrame | CheckDB, max_stale_bars: int = 15) -
 
 
 # The trailing median is taken only for bars whose bar-to-bar move already passes the
-# threshold (a window median over every bar cost more than all other checks together), by
-# joining each such bar with the up to $2 bars before it in the shared ordering.
+# threshold (a window median over every bar cost more than all other checks together): each
+# such bar is joined with the up to $2 bars before it, within its ticker, in the ordering.
 _JUMP_SQL = """
 with moves as (
-    select * from {ordered}
+    select * from bars
     where prev_close > 0 and close > 0 and abs(ln(close / prev_close)) > ln(1 + $1)
 ),
+window_rows as (
+    select pos, unnest(range(greatest(pos - $2, pos - ticker_pos + 1), pos)) as earlier
+    from moves
+),
 medians as (
-    select m.pos, m.ticker, median(b.close) as trailing_median
-    from moves m join {ordered} b
-      on b.ticker is not distinct from m.ticker and b.pos between m.pos - $2 and m.pos - 1
-    group by m.pos, m.ticker
+    select t.pos, median(b.close) as trailing_median
+    from window_rows t join bars b on b.pos = t.earlier group by t.pos
 )
-select m.ticker, m.ts, m.trade_date, m.prev_close, m.close,
-       round(m.close / m.prev_close - 1, 6) as bar_return, d.trailing_median
-from moves m join medians d on d.ticker is not distinct from m.ticker and d.pos = m.pos
-where d.trailing_median > 0 and abs(ln(m.close / d.trailing_median)) > ln(1 + $1)
-order by m.ticker, m.pos
+select ticker, ts, trade_date, prev_close, close,
+       round(close / prev_close - 1, 6) as bar_return, trailing_median
+from moves join medians using (pos)
+where trailing_median > 0 and abs(ln(close / trailing_median)) > ln(1 + $1)
+order by ticker, pos
 """
 
 
@@ -76,9 +78,7 @@ def check_outlier_jumps(
     bar, not the bar after it that returns to normal.
     """
     with bars_db(bars) as db:
-        offenders = db.query(
-            _JUMP_SQL.format(ordered=db.ordered()), [max_abs_return, median_window]
-        )
+        offenders = db.query(_JUMP_SQL, [max_abs_return, median_window])
     return outcome(
         offenders, ["ticker", "ts", "prev_close", "close", "bar_return"],
         max_abs_return=max_abs_return,

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.quality.check_base import BAR_COLUMNS, CheckDB, CheckOutcome, bars_db, outcome
+from finks_assets.lib.quality.ordering import ticker_codes
 
 _VALUE_VIOLATIONS_SQL = """
 select ticker, ts, trade_date, open, high, low, close, volume, rule from (
@@ -64,12 +68,32 @@ def check_unique_ticker_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
     number of copies.
     """
     with bars_db(bars) as db:
+        # In the shared ordering a repeated key is a bar whose ts equals its predecessor's.
         offenders = db.query("""
-            select ticker, ts, arg_min_null(trade_date, _row) as trade_date, count(*) as copies
-            from bars group by ticker, ts having count(*) > 1 order by ticker, ts
+            with repeats as (
+                select min(pos) - 1 as pos, count(*) + 1 as copies from bars
+                where ticker_pos > 1 and ts is not distinct from prev_ts
+                group by ticker, ts
+            )
+            select ticker, ts, trade_date, copies from bars join repeats using (pos)
+            order by ticker, ts
         """)
     return outcome(offenders, ["ticker", "ts", "copies"],
                    failing_rows=int((offenders["copies"] - 1).sum()))
+
+
+_NO_TS = np.iinfo(np.int64).min
+
+
+def _latest_stored_before(bars: pa.Table) -> np.ndarray:
+    """Per bar, the latest ts (an integer) of its ticker's bars stored before it, or _NO_TS.
+
+    pandas' grouped running max over the storage order, not SQL: FIGURE_MONOTONIC.
+    """
+    ts = pc.fill_null(bars.column("ts").combine_chunks().cast(pa.int64()), _NO_TS)
+    codes = ticker_codes(bars)
+    running = pd.Series(ts.to_numpy(zero_copy_only=False)).groupby(codes, sort=False).cummax()
+    return running.groupby(codes, sort=False).shift(1, fill_value=_NO_TS).to_numpy()
 
 
 def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
@@ -79,14 +103,13 @@ def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
     later bar of the same ticker.
     """
     with bars_db(bars) as db:
-        offenders = db.query("""
-            select ticker, ts, trade_date, previous_ts from (
-                select *, max(ts) over (partition by ticker order by _row
-                                        rows between unbounded preceding and 1 preceding)
-                          as previous_ts
-                from bars
-            ) where ts < previous_ts order by _row
-        """)
+        ts = db.table.column("ts").combine_chunks()
+        previous = _latest_stored_before(db.table)
+        late = np.flatnonzero(pc.less(ts.cast(pa.int64()), pa.array(previous)).to_numpy(
+            zero_copy_only=False) & ts.is_valid().to_numpy(zero_copy_only=False))
+        picked = db.table.select(["ticker", "ts", "trade_date"]).take(late).append_column(
+            "previous_ts", pa.array(previous[late]).cast(ts.type))
+        offenders = db.query("select * from picked", picked=picked)
     return outcome(offenders, ["ticker", "ts", "previous_ts"])
 
 

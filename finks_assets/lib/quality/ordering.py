@@ -1,18 +1,51 @@
-"""The one (ticker, ts) ordering the sequence checks share, as a DuckDB temp table.
+"""The one (ticker, ts) ordering the sequence checks share, computed once per run.
 
-Stale prints, outlier jumps and gaps look at a bar next to its neighbours within a ticker.
-Each check sorting the window again cost ~1 s per million bars; ``bars_ordered`` is sorted
-once per run (``CheckDB.ordered``) and the checks read its ``pos`` and ``prev_*`` columns.
+Duplicates, stale prints, outlier jumps and complete sessions all look at a bar next to its
+neighbours within a ticker. Rather than each check sorting the window again, every bar
+carries its place in the ordering and its predecessor's values, as columns of the checks'
+``bars`` table (see ``CheckDB``), and the checks are plain SQL over them.
 
-Semantics: a NULL ticker is a partition of its own, NULL timestamps sort last within a ticker
-(DuckDB's default), and exact duplicates keep their storage order (``_row``), so every run of
-the checks gives the same rows in the same order.
+The sort itself stays in NumPy: FIGURE_ORDERING.
+
+Semantics are SQL's: a NULL ticker is a partition of its own, NULL timestamps sort last
+within a ticker, and ties keep their storage order.
 """
 
-ORDERED_SQL = """
-select _row, ticker, ts, trade_date, close, volume,
-       row_number() over w as pos,
-       lag(close) over w as prev_close
-from bars
-window w as (partition by ticker order by ts, _row)
-"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def ticker_codes(bars: pa.Table) -> np.ndarray:
+    """An integer per ticker (NULL included, as one more), in order of first appearance."""
+    tickers = bars.column("ticker").combine_chunks().dictionary_encode()
+    return pc.fill_null(tickers.indices, len(tickers.dictionary)).to_numpy(zero_copy_only=False)
+
+
+def ordering_columns(bars: pa.Table) -> dict[str, pa.Array]:
+    """Per bar (in storage order): ``pos``, its place in the (ticker, ts) order (0, 1, ...);
+    ``ticker_pos``, its place within its ticker (1, 2, ...); ``prev_ts`` and ``prev_close``,
+    those of the bar just before it in its ticker (NULL for the first)."""
+    codes = ticker_codes(bars)
+    ts = bars.column("ts").combine_chunks()
+    no_ts = ts.is_null().to_numpy(zero_copy_only=False)
+    ts_ints = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    rows = np.lexsort((ts_ints, no_ts, codes))  # stable: ties keep storage order
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = codes[rows[1:]] != codes[rows[:-1]]
+    pos = np.arange(len(rows))
+    ticker_pos = pos - np.maximum.accumulate(np.where(starts, pos, 0)) + 1
+    previous = np.empty_like(rows)
+    previous[1:] = rows[:-1]
+    previous = pa.array(previous, mask=starts)  # a NULL index takes a NULL
+    at_row = np.empty_like(rows)
+    at_row[rows] = pos  # the inverse permutation: back to storage order
+    previous = previous.take(pa.array(at_row))
+    return {
+        "pos": pa.array(at_row),
+        "ticker_pos": pa.array(ticker_pos[at_row]),
+        "prev_ts": ts.take(previous),
+        "prev_close": bars.column("close").combine_chunks().take(previous),
+    }

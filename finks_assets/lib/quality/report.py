@@ -1,7 +1,9 @@
 """The validation report of one silver partition: an HTML page plus a Markdown summary.
 
 The page lists every check with its severity and result for that trading day, the bar and
-quarantine counts, quarantined rows by reason, and a price/volume chart of the day's worst
+quarantine counts, quarantined rows by reason, the payload files rejected whole (path and
+reason), the conflicting duplicates (a payload holding one bar twice with different values:
+count and sample, discarded next to kept values), and a price/volume chart of the day's worst
 ticker (the one with the most flagged or quarantined rows). The chart is SVG markup built
 directly (``svg_chart``), embedded as a base64 ``data:`` image, so the report is one
 self-contained file that opens from S3 or disk. It is not a matplotlib PNG because every
@@ -15,13 +17,14 @@ import base64
 import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from finks_assets.lib.quality.check_base import CheckOutcome
 from finks_assets.lib.quality.suite import BarCheck
 from finks_assets.lib.quality.svg_chart import worst_ticker_svg
+from finks_assets.lib.transforms.silver_bars import ConflictingDuplicates
 
 QUARANTINE_ROWS_PER_REASON = 10
 OFFENDERS_PER_CHECK = 10
@@ -47,6 +50,9 @@ class PartitionReport:
     checks: list[CheckLine]
     worst_ticker: str | None
     chart_svg: str | None
+    conflicting_duplicates: int = 0
+    conflict_sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejected_files: pd.DataFrame = field(default_factory=pd.DataFrame)  # path, reason, detail
 
     @property
     def failed_checks(self) -> list[str]:
@@ -71,23 +77,34 @@ def build_partition_reports(
     quarantine: pd.DataFrame,
     outcomes: Mapping[str, CheckOutcome],
     checks: Sequence[BarCheck],
+    conflicts: ConflictingDuplicates | None = None,
+    rejected_files: pd.DataFrame | None = None,
 ) -> list[PartitionReport]:
     """One report per day of a run's (possibly multi-day) silver result.
 
     Every frame is split by day once, so a single-run backfill of N days costs O(rows), not
-    O(N x rows).
+    O(N x rows). ``conflicts`` and ``rejected_files`` are ``SilverResult``'s
+    ``conflicting_duplicates`` and ``rejected_files``.
     """
+    conflicts = conflicts or ConflictingDuplicates()
+    samples = _split_by_day(conflicts.sample)
+    rejected = _split_by_day(rejected_files if rejected_files is not None else pd.DataFrame())
     bars_by_day = _split_by_day(bars)
     quarantine_by_day = _split_by_day(quarantine)
     offenders_by_check = {c.name: _split_by_day(outcomes[c.name].offenders) for c in checks}
     return [
-        _report_for_day(
-            day,
-            bars_by_day.get(day, bars.iloc[0:0]),
-            quarantine_by_day.get(day, quarantine.iloc[0:0]),
-            {name: by_day.get(day, outcomes[name].offenders.iloc[0:0])
-             for name, by_day in offenders_by_check.items()},
-            checks,
+        replace(
+            _report_for_day(
+                day,
+                bars_by_day.get(day, bars.iloc[0:0]),
+                quarantine_by_day.get(day, quarantine.iloc[0:0]),
+                {name: by_day.get(day, outcomes[name].offenders.iloc[0:0])
+                 for name, by_day in offenders_by_check.items()},
+                checks,
+            ),
+            conflicting_duplicates=conflicts.counts.get(day, 0),
+            conflict_sample=samples.get(day, pd.DataFrame()),
+            rejected_files=rejected.get(day, pd.DataFrame()),
         )
         for day in days
     ]
@@ -99,9 +116,12 @@ def build_partition_report(
     quarantine: pd.DataFrame,
     outcomes: Mapping[str, CheckOutcome],
     checks: Sequence[BarCheck],
+    conflicts: ConflictingDuplicates | None = None,
+    rejected_files: pd.DataFrame | None = None,
 ) -> PartitionReport:
     """The report for ``day`` out of a run's (possibly multi-day) silver result."""
-    return build_partition_reports([day], bars, quarantine, outcomes, checks)[0]
+    return build_partition_reports(
+        [day], bars, quarantine, outcomes, checks, conflicts, rejected_files)[0]
 
 
 def _report_for_day(
@@ -177,6 +197,16 @@ def render_html(report: PartitionReport, dataset: str) -> str:
         if report.chart_svg else "<p>No bars on this day (market closed or nothing delivered).</p>"
     )
     gate = "passed" if report.gate_passed else "FAILED: gold is not built for this day"
+    rejected = (
+        _table(report.rejected_files[["path", "reason", "detail"]])
+        if len(report.rejected_files) else "<p>none</p>"
+    )
+    conflicts = (
+        f"<p>{report.conflicting_duplicates} row(s) replaced by a later row of the same payload"
+        f" with different values (the later row wins); sample, discarded values then kept:</p>"
+        f"{_table(report.conflict_sample.drop(columns=['trade_date'], errors='ignore'))}"
+        if report.conflicting_duplicates else "<p>none</p>"
+    )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Finks {e(dataset)} {day}</title>"
         f"<style>{_STYLE}</style></head><body>"
@@ -186,21 +216,31 @@ def render_html(report: PartitionReport, dataset: str) -> str:
         f"<h2>Checks</h2><table><tr><th>check</th><th>severity</th><th>result</th>"
         f"<th>offending rows</th><th>tickers</th></tr>{rows}</table>"
         f"<h2>Quarantined rows by reason</h2><table><tr><th>reason</th><th>rows</th></tr>"
-        f"{quarantine}</table><h2>Worst ticker</h2>{chart}"
+        f"{quarantine}</table>"
+        f"<h2>Rejected files</h2>{rejected}"
+        f"<h2>Conflicting duplicates</h2>{conflicts}"
+        f"<h2>Worst ticker</h2>{chart}"
         f"<h2>Offenders</h2>{details or '<p>none</p>'}</body></html>"
     )
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """An escaped HTML table (file paths and vendor values are untrusted text)."""
+    return frame.astype(str).to_html(index=False, escape=True)
 
 
 def markdown_summary(reports: Sequence[PartitionReport], paths: Mapping[dt.date, str]) -> str:
     """One table row per partition, for the asset's metadata in the UI."""
     lines = [
-        "| trade_date | gate | bars | quarantined | failed checks | worst ticker | report |",
-        "|---|---|---|---|---|---|---|",
+        "| trade_date | gate | bars | quarantined | rejected files | conflicting duplicates |"
+        " failed checks | worst ticker | report |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         lines.append(
             f"| {r.trade_date} | {'pass' if r.gate_passed else '**FAIL**'} | {r.bars} | "
-            f"{sum(r.quarantined.values())} | {', '.join(r.failed_checks) or '-'} | "
+            f"{sum(r.quarantined.values())} | {len(r.rejected_files)} | "
+            f"{r.conflicting_duplicates} | {', '.join(r.failed_checks) or '-'} | "
             f"{r.worst_ticker or '-'} | `{paths.get(r.trade_date, '-')}` |"
         )
     return "\n".join(lines)

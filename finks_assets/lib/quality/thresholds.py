@@ -47,21 +47,16 @@ class QualityResource(dg.ConfigurableResource):
 def build_quality_resource(overrides: Mapping[str, Mapping[str, str]]) -> QualityResource:
     """A QualityResource with ``{dataset: {field: value}}`` overrides applied and validated.
 
-    The overrides come from ``FINKS_QUALITY__<DATASET>__<FIELD>`` (settings' nested delimiter);
-    their names are checked here, against the models, rather than in settings.py, so that reading
-    settings (the data API does) does not import Dagster.
+    Names are checked here, not in settings.py, so that reading settings needs no Dagster.
     """
     datasets = QualityResource.model_fields
-    unknown = set(overrides) - set(datasets)
-    if unknown:
-        raise ValueError(f"no quality thresholds for dataset(s) {sorted(unknown)} "
-                         f"(FINKS_QUALITY__<DATASET>__<FIELD>; datasets: {sorted(datasets)})")
+    if unknown := sorted(set(overrides) - set(datasets)):
+        raise ValueError(f"no quality thresholds for dataset(s) {unknown} (known: {sorted(datasets)})")
     values = {}
     for dataset, fields in overrides.items():
         model = datasets[dataset].annotation
-        extra = set(fields) - set(model.model_fields)
-        if extra:
-            raise ValueError(f"unknown {dataset} threshold(s) {sorted(extra)} "
-                             f"(FINKS_QUALITY__{dataset.upper()}__<FIELD>; fields: {sorted(model.model_fields)})")
+        if extra := sorted(set(fields) - set(model.model_fields)):
+            raise ValueError(f"unknown {dataset} threshold(s) {extra} in FINKS_QUALITY__"
+                             f"{dataset.upper()}__<FIELD> (known: {sorted(model.model_fields)})")
         values[dataset] = model(**fields)
     return QualityResource(**values)

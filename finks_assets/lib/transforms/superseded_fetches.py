@@ -15,8 +15,9 @@ holds is decided from the ingestion audit alone, without opening the fetch's fil
 
 Anything the audit cannot vouch for is read as before: audit files written before
 ``aligned_minutes`` existed, fetches with an error or a partial day, rows off the grid (a
-misaligned or out-of-session row has no newer copy and must still reach quarantine), and
-payloads dropped under ``landing/``, which have no audit.
+misaligned or out-of-session row has no newer copy and must still reach quarantine), fetches
+with duplicate rows (silver counts a payload's conflicting duplicates, so skipping one would
+change what silver reports), and payloads dropped under ``landing/``, which have no audit.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def superseded_fetches(
     complete = on_grid & ok["aligned_minutes"].eq(session.minutes).fillna(False)
     fetched_at = pd.to_datetime(ok["fetched_at"], utc=True)
     newest_complete = fetched_at[complete].groupby(ok.loc[complete, "ticker"]).max()
-    replaced = on_grid & fetched_at.lt(ok["ticker"].map(newest_complete)).fillna(False)
+    replaced = (on_grid & ok["duplicate_rows"].eq(0).fillna(False)
+                & fetched_at.lt(ok["ticker"].map(newest_complete)).fillna(False))
     by_fetch = pd.DataFrame({"fetch": ok["fetch"], "replaced": replaced,
                              "rows": ok["rows_received"]}).groupby("fetch")
     skippable = by_fetch["replaced"].all()

@@ -1,4 +1,4 @@
-{#- FMP daily bars, typed, restricted to the run's trading-date window. -#}
+{#- FMP daily bars, typed like stg_silver__bars_1m: all of silver bars_1d, no window. -#}
 -- depends_on: {{ source('silver_fmp', 'bars_1d') }}
 
 with source as (
@@ -11,4 +11,3 @@ select
     {{ finks_typed_bar_columns() }},
     cast(vwap as double) as vwap
 from source
-where {{ finks_window_predicate('trade_date') }}

@@ -1,6 +1,7 @@
 {#-
-    Silver 1-minute bars, typed and renamed, restricted to the run's trading-date window
-    (vars start_date / end_date; the full history when they are not set).
+    Silver 1-minute bars, typed and renamed: the whole of silver, no window. A run's window is
+    applied by the incremental marts; their trade_date filter reaches the hive partitions
+    through this view, so a window run reads only its days.
 #}
 -- depends_on: {{ source('silver', 'bars_1m') }}
 
@@ -19,4 +20,3 @@ renamed as (
 )
 
 select * from renamed
-where {{ finks_window_predicate('trade_date') }}

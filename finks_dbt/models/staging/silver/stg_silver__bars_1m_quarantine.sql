@@ -1,6 +1,6 @@
 {#-
     Quarantined silver bars (rejected by a silver quality rule), typed and renamed like
-    stg_silver__bars_1m, restricted to the run's trading-date window.
+    stg_silver__bars_1m: the whole of the quarantine, no window.
 #}
 -- depends_on: {{ source('silver', 'bars_1m_quarantine') }}
 
@@ -20,4 +20,3 @@ renamed as (
 )
 
 select * from renamed
-where {{ finks_window_predicate('trade_date') }}

@@ -1,4 +1,3 @@
-{{ config(tags=['fmp_reference']) }}
 {#-
     One row per (ticker, period_end_date) for quarterly periods, joining the income statement,
     balance sheet and cash-flow statement.

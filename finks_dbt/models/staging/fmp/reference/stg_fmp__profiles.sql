@@ -1,4 +1,3 @@
-{{ config(tags=['fmp_reference']) }}
 {#- One FMP company profile per ticker (silver keeps the latest fetch only). -#}
 -- depends_on: {{ source('silver_fmp', 'fmp_profile') }}
 

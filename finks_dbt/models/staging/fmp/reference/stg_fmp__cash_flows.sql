@@ -1,4 +1,3 @@
-{{ config(tags=['fmp_reference']) }}
 {#- FMP cash flows per (ticker, period_end_date), typed, with the point-in-time keys. -#}
 -- depends_on: {{ source('silver_fmp', 'fmp_cash_flow_statement') }}
 

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=finks_incremental_strategy('replace_from_window_start'),
-        partitioned_by=finks_partitioned_by(),
-        on_schema_change='fail',
-    )
-}}
+{{ config(incremental_strategy=finks_incremental_strategy('replace_from_window_start')) }}
 {#-
     Daily return / momentum / volatility features per (ticker, trade_date) from fct_daily_bars.
 

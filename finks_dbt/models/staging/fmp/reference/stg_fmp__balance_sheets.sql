@@ -1,4 +1,3 @@
-{{ config(tags=['fmp_reference']) }}
 {#- FMP balance sheets per (ticker, period_end_date), typed, with the point-in-time keys. -#}
 -- depends_on: {{ source('silver_fmp', 'fmp_balance_sheet_statement') }}
 

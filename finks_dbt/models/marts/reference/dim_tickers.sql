@@ -1,4 +1,3 @@
-{{ config(tags=['fmp_reference']) }}
 {#- One row per ticker with its FMP company profile (the latest fetch). -#}
 
 select

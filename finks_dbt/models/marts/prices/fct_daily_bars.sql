@@ -1,15 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=finks_incremental_strategy('replace_window'),
-        partitioned_by=finks_partitioned_by(),
-        on_schema_change='fail',
-    )
-}}
+{{ config(incremental_strategy=finks_incremental_strategy('replace_window')) }}
 {#-
-    One row per (ticker, trade_date). A window run (vars start_date/end_date) deletes the
+    One row per (ticker, trade_date). A window run (settings start_date/end_date) deletes the
     window's rows and inserts the recomputed window (macros/incremental/replace_window.sql);
-    without vars, or with --full-refresh, the whole history is rebuilt.
+    without a window, or with --full-refresh, the whole history is rebuilt.
+
+    The window is applied here, on the unfiltered intermediate view: DuckDB pushes the
+    trade_date predicate through the view's group by and the staging view down to the silver
+    hive partitions, so a window run reads only the window's Parquet files.
 -#}
 
 -- depends_on: {{ ref('int_bars_1m__daily_rollup') }}
