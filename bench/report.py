@@ -56,6 +56,10 @@ def headline(results: dict[str, Any]) -> list[list[str]]:
     rows: list[list[str]] = []
     if b := results.get("backfill"):
         a, f = b["asset_backfill"], b["finks"]
+        rows.append(["1. Backfill: the asset backfill's status (silver rows as the single run's: "
+                     f"{'yes' if a['silver_rows_match_single_run'] else 'NO'})", a["status"],
+                     "COMPLETED_SUCCESS", _met(a["status"] == "COMPLETED_SUCCESS"
+                                               and a["silver_rows_match_single_run"])])
         if "ratio_asset_vs_before_single_run" in b:
             rows.append([f"1. Backfill: asset backfill / {b['before']['name']}",
                          f"{b['ratio_asset_vs_before_single_run']}x", "<= 1.3x",
@@ -154,12 +158,13 @@ def _asset_backfill(a: dict[str, Any]) -> str:
     """The asset backfill's runs: when each ran, relative to the launch."""
     rows = [[r["partitions"], r["assets"], r["status"], r["start_s"], r["end_s"]]
             for r in a["runs"]]
+    failed = (f" Failed steps: {', '.join(a['failed_steps'])}." if a["failed_steps"] else "")
     return (f"Asset backfill runs ({a['run_count']} runs, {a['partitions']} partitions x "
             f"{a['assets']} assets; {a['other_runs']} other runs in the instance). Seconds after "
             f"the launch; the last run ended at {a['runs_done_s']} s and the daemon marked the "
             f"backfill complete {a['marked_complete_after_last_run_s']} s later (it looks every "
             f"30 s). `dagster dev` took {a['dagster_dev_ready_s']} s to be ready (not counted) "
-            f"and held {a['idle_rss_mb']:,} MB idle.\n\n"
+            f"and held {a['idle_rss_mb']:,} MB idle.{failed}\n\n"
             + _table(["partitions", "assets", "status", "start", "end"], rows))
 
 

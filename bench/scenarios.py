@@ -159,8 +159,8 @@ def backfill(root: Path, n: int, days: int, log_dir: Path, before: Before | None
         old = _finks(ws.data_dir("before"), n, window, log_dir, before.repo) if before else None
         ws.reset()
         assets = asset_backfill(ws.path, n, window, partitions_per_run, max_concurrent_runs)
-        if assets["silver_rows"] != rows:
-            raise AssertionError(f"asset backfill rows {assets['silver_rows']} != {rows}")
+        # Not raised: a backfill that held or failed a day is still worth its numbers.
+        assets["silver_rows_match_single_run"] = assets["silver_rows"] == rows
         steps = finks.report["steps_s"]
         transform_s = steps.get("silver_bars_1m", 0) + steps.get("finks_dbt", 0)
         result = {

@@ -4,7 +4,9 @@ Code under ``finks_assets`` logs through ``logging.getLogger("finks.<module>")``
 the "finks" handler asks Dagster for the op/asset context of the current thread
 (``OpExecutionContext.get()``), so no function has to pass a run id around; outside a run
 (sensors, the CLI before a run starts) the field reads "-". :func:`configure_logging` is
-called when the definitions are built, with the format from the settings.
+called when the definitions are built, with the format from the settings. The handler also
+masks secrets (API keys, webhook URLs; see ``lib/sources/fmp/redact.py``) in every message, so a
+URL quoted in some error cannot reach the log through a Finks logger either.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from typing import TextIO
 
 import dagster as dg
+
+from finks_assets.lib.sources.fmp.redact import RedactingFilter
 
 FINKS_LOGGER = "finks"
 NO_RUN = "-"
@@ -64,6 +68,7 @@ def configure_logging(log_format: str = "text", stream: TextIO | None = None) ->
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(RunIdFilter())
+    handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     logger.addHandler(handler)
     if logger.level == logging.NOTSET:

@@ -3,8 +3,8 @@
 Objects are uploaded with boto3 to the landing prefix of the bronze bucket and the sensor is
 evaluated with ``build_sensor_context`` against a Dagster instance, the way the daemon does:
 one run per new object for the object's trading day, none on the next evaluation, bad keys
-skipped with a reason. One requested run is then executed to show the landed payload reaches
-silver.
+(and sources other than FINKS_SOURCE) skipped with a reason. One requested run is then
+executed to show the landed payload reaches silver.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
-from finks_assets.defs.bars_1m.silver import SILVER_BARS, SILVER_QUARANTINE
-from finks_assets.defs.bars_1m.landing_sensor import LANDED_BARS_JOB, LANDING_KEY_TAG
 from finks_assets.definitions import build_definitions
+from finks_assets.defs.bars_1m.landing_sensor import LANDED_BARS_JOB, LANDING_KEY_TAG
+from finks_assets.defs.bars_1m.silver import SILVER_BARS, SILVER_QUARANTINE
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.lake.landing import ArrivalCursor, LandedObject, new_arrivals
 from finks_assets.lib.settings import FinksSettings
 from finks_assets.lib.sources.synthetic import SyntheticSource
@@ -47,7 +47,8 @@ def landed_payload(tickers: list[str], day: dt.date) -> bytes:
 def evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
     sensor = defs.get_sensor_def("s3_arrival_sensor")
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, definitions=defs, resources={"lake": defs.resources["lake"]}
+        instance=instance, cursor=cursor, definitions=defs,
+        resources={"lake": defs.resources["lake"], "market_data": defs.resources["market_data"]},
     )
     return sensor.evaluate_tick(context)
 
@@ -96,6 +97,7 @@ def test_unexpected_objects_are_skipped_with_a_reason_not_a_crash(env, capfd) ->
         "landing/source=synthetic/dataset=bars_1m/trade_date=2025-13-40/x.parquet",
         "landing/source=synthetic/dataset=bars_1m/trade_date=2025-11-27/thanksgiving.parquet",
         "landing/source=synthetic/dataset=profiles/trade_date=2025-11-24/p.parquet",
+        "landing/source=acme/dataset=bars_1m/trade_date=2025-11-24/a.parquet",  # not FINKS_SOURCE
     ]
     for key in bad_keys:
         client.put_object(Bucket=BUCKET, Key=key, Body=b"not parquet")
@@ -107,6 +109,7 @@ def test_unexpected_objects_are_skipped_with_a_reason_not_a_crash(env, capfd) ->
     assert "does not match landing/" in logged
     assert "not an XNYS session" in logged
     assert "has no landing pipeline" in logged
+    assert "source 'acme' is not the configured bar source 'synthetic'" in logged
 
 
 def test_the_requested_run_brings_the_landed_payload_into_silver(env) -> None:

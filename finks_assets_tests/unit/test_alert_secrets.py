@@ -8,6 +8,7 @@ the marker token must then appear in no log record, no exception and no message 
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from finks_assets.defs.ops.alerts import run_failure_alert
 from finks_assets.lib.alert_messages import AlertMessage, redact
+from finks_assets.lib.logging import FINKS_LOGGER, configure_logging, get_logger
 from finks_assets.lib.resources.alerts import AlertResource
 from finks_assets.lib.sources.fmp.redact import scrub
 from finks_assets_tests.unit.test_alerts import exploding_asset, partitions
@@ -113,3 +115,14 @@ def test_the_failure_sensor_tick_keeps_no_trace_of_the_webhook(
 def test_redaction_covers_webhook_paths(text: str) -> None:
     assert MARKER not in redact(text)
     assert MARKER not in scrub(text)
+
+
+def test_finks_log_lines_mask_webhook_urls() -> None:
+    stream = io.StringIO()
+    handler = configure_logging("json", stream=stream)
+    try:
+        get_logger("alerts").warning("posting to %s", f"https://discord.com/api/webhooks/1/{MARKER}")
+    finally:
+        logging.getLogger(FINKS_LOGGER).removeHandler(handler)
+    assert "posting to https://discord.com/api/webhooks/***" in stream.getvalue()
+    assert MARKER not in stream.getvalue()

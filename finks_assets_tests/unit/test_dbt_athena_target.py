@@ -108,6 +108,22 @@ def test_compiled_sql_reads_gold_from_the_configured_database(athena_target: Pat
         assert '"gold".' not in sql and '"staging".' not in sql, name
 
 
+def test_the_window_filters_the_marts_not_the_views(athena_target: Path) -> None:
+    """Compiled with a window: only the incremental marts carry it; views stay whole."""
+    models = compiled_models(athena_target)
+    window = "trade_date >= date '2025-11-24'"
+    assert window in models["fct_daily_bars"] and window in models["fct_daily_features"]
+    for name in ("stg_silver__bars_1m", "stg_fmp__bars_1d", "int_bars_1m__daily_rollup"):
+        assert "2025-11-2" not in models[name], name
+
+
+def test_api_marts_keep_their_contracts_on_athena(athena_manifest: dict) -> None:
+    for name in ("fct_daily_bars", "fct_daily_features", "daily_portfolio_summary", "dim_tickers"):
+        node = athena_manifest["nodes"][f"model.finks.{name}"]
+        assert node["config"]["contract"]["enforced"], name
+        assert all(c.get("data_type") for c in node["columns"].values()), name
+
+
 def test_duckdb_target_keeps_its_window_strategies() -> None:
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     if manifest["metadata"]["adapter_type"] != "duckdb":

@@ -17,10 +17,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from finks_assets.lib import market_calendar
 from finks_assets.defs.bars_1m.bronze import bronze_bars_1m
-from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
-from finks_assets.lib.transforms.bronze_reader import read_bronze_bars
+from finks_assets.lib import market_calendar
 from finks_assets.lib.alert_messages import RANGE_END_TAG, RANGE_START_TAG
 from finks_assets.lib.lake.layout import bronze_partition_dir
 from finks_assets.lib.lake.store import LakeStore
@@ -29,6 +27,8 @@ from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.settings import FinksSettings
 from finks_assets.lib.sources.base import BarFetch
 from finks_assets.lib.sources.synthetic import SyntheticSource
+from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
+from finks_assets.lib.transforms.bronze_reader import read_bronze_bars
 from finks_assets.lib.transforms.silver_bars import canonical_from_bronze, clean_bars
 from finks_assets.lib.transforms.superseded_fetches import superseded_fetches
 
@@ -70,6 +70,13 @@ def test_an_older_partial_fetch_on_the_grid_is_skipped() -> None:
 ])
 def test_an_older_fetch_with_rows_off_the_grid_is_read(off_grid: dict) -> None:
     records = [_record("f0", "AAPL", 0, **off_grid), _record("f1", "AAPL", 1)]
+    assert _skipped(records) == (set(), 0)
+
+
+def test_an_older_fetch_with_duplicate_rows_is_read() -> None:
+    """Silver counts a payload's conflicting duplicates; skipping the fetch would hide them."""
+    records = [{**_record("f0", "AAPL", 0, rows=391), "duplicate_rows": 1},
+               _record("f1", "AAPL", 1)]
     assert _skipped(records) == (set(), 0)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from finks_assets.lib.quality.ordering import ordering_columns
+from finks_assets.lib.quality.ordering import with_ordering
 
 SAMPLE_ROWS = 20
 MAX_LISTED_TICKERS = 50
@@ -58,13 +58,12 @@ def _arrow(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
 class CheckDB:
     """The bars of one run, loaded once into one DuckDB connection for all its checks.
 
-    ``bars`` is a DuckDB table in the shared (ticker, ts) order with its neighbour columns (see
-    :mod:`.ordering`), holding only the columns the checks read, plus ``_row``: each bar's
-    position in the frame, i.e. its storage order, which the monotonic check judges (from
-    :attr:`table`, the bars as Arrow in that order). ``bars`` is a native table, not a registered
-    Arrow one: DuckDB scans it ~10x faster, and it knows its row count (DuckDB takes every
-    Arrow scan for one row, duckdb#25631, and so built hash joins on the 2M-bar side).
-    Use as a context manager, or call :meth:`close`.
+    ``bars`` holds the columns the checks read, plus ``_row``, each bar's position in the
+    frame (its storage order), and the shared (ticker, ts) ordering (see :mod:`.ordering`).
+    It is a native DuckDB table, not a registered Arrow one: DuckDB scans it ~10x faster, and
+    it knows its row count (DuckDB takes an Arrow scan for one row, duckdb#25631, and so built
+    hash joins on the side with the bars). :attr:`table` holds the bars as Arrow, in storage
+    order. Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(self, bars: pd.DataFrame) -> None:
@@ -78,9 +77,7 @@ class CheckDB:
             table = self.con.execute("select * from bars_frame").fetch_arrow_table()
             self.con.unregister("bars_frame")
         self.table = table.append_column("_row", pa.array(np.arange(len(table))))
-        for name, column in ordering_columns(self.table).items():
-            table = table.append_column(name, column)
-        self.con.register("bars_arrow", table.append_column("_row", self.table.column("_row")))
+        self.con.register("bars_arrow", with_ordering(self.table))
         self.con.execute("create temp table bars as select * from bars_arrow")
         self.con.unregister("bars_arrow")
         self._tables: set[str] = set()
@@ -95,12 +92,11 @@ class CheckDB:
             for name in tables:
                 self.con.unregister(name)
 
-    def materialize(self, name: str, sql: str) -> str:
+    def materialize(self, name: str, sql: str) -> None:
         """Create temp table ``name`` from ``sql`` once per connection (shared by checks)."""
         if name not in self._tables:
             self.con.execute(f"create temp table {name} as {sql}")  # name: a module constant
             self._tables.add(name)
-        return name
 
     def close(self) -> None:
         self.con.close()

@@ -85,15 +85,19 @@ def check_unique_ticker_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
 _NO_TS = np.iinfo(np.int64).min
 
 
-def _latest_stored_before(bars: pa.Table) -> np.ndarray:
-    """Per bar, the latest ts (an integer) of its ticker's bars stored before it, or _NO_TS.
+def _stored_late(bars: pa.Table) -> pa.Table:
+    """The bars stored after a later bar of their ticker: ``_row`` and that ``previous_ts``.
 
-    pandas' grouped running max over the storage order, not SQL: FIGURE_MONOTONIC.
+    The latest ts stored before each bar is a running max per ticker in storage order, in
+    pandas: FIGURE_MONOTONIC
     """
-    ts = pc.fill_null(bars.column("ts").combine_chunks().cast(pa.int64()), _NO_TS)
+    ts_column = bars.column("ts").combine_chunks()
+    ts = pc.fill_null(ts_column.cast(pa.int64()), _NO_TS).to_numpy(zero_copy_only=False)
     codes = ticker_codes(bars)
-    running = pd.Series(ts.to_numpy(zero_copy_only=False)).groupby(codes, sort=False).cummax()
-    return running.groupby(codes, sort=False).shift(1, fill_value=_NO_TS).to_numpy()
+    running = pd.Series(ts).groupby(codes, sort=False).cummax()
+    previous = running.groupby(codes, sort=False).shift(1, fill_value=_NO_TS).to_numpy()
+    late = np.flatnonzero((ts != _NO_TS) & (ts < previous))
+    return pa.table({"_row": late, "previous_ts": pa.array(previous[late]).cast(ts_column.type)})
 
 
 def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
@@ -103,13 +107,11 @@ def check_monotonic_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
     later bar of the same ticker.
     """
     with bars_db(bars) as db:
-        ts = db.table.column("ts").combine_chunks()
-        previous = _latest_stored_before(db.table)
-        late = np.flatnonzero(pc.less(ts.cast(pa.int64()), pa.array(previous)).to_numpy(
-            zero_copy_only=False) & ts.is_valid().to_numpy(zero_copy_only=False))
-        picked = db.table.select(["ticker", "ts", "trade_date"]).take(late).append_column(
-            "previous_ts", pa.array(previous[late]).cast(ts.type))
-        offenders = db.query("select * from picked", picked=picked)
+        offenders = db.query(
+            "select ticker, ts, trade_date, previous_ts from bars join late using (_row)"
+            " order by _row",
+            late=_stored_late(db.table),
+        )
     return outcome(offenders, ["ticker", "ts", "previous_ts"])
 
 

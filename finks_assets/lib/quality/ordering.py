@@ -2,10 +2,10 @@
 
 Duplicates, stale prints, outlier jumps and complete sessions all look at a bar next to its
 neighbours within a ticker. Rather than each check sorting the window again, every bar
-carries its place in the ordering and its predecessor's values, as columns of the checks'
-``bars`` table (see ``CheckDB``), and the checks are plain SQL over them.
+carries its place in the ordering and its predecessor's ts and close, as columns of the
+checks' ``bars`` table, and the checks are plain SQL over them.
 
-The sort itself stays in NumPy: FIGURE_ORDERING.
+The sort stays in NumPy: FIGURE_ORDERING
 
 Semantics are SQL's: a NULL ticker is a partition of its own, NULL timestamps sort last
 within a ticker, and ties keep their storage order.
@@ -24,10 +24,10 @@ def ticker_codes(bars: pa.Table) -> np.ndarray:
     return pc.fill_null(tickers.indices, len(tickers.dictionary)).to_numpy(zero_copy_only=False)
 
 
-def ordering_columns(bars: pa.Table) -> dict[str, pa.Array]:
-    """Per bar (in storage order): ``pos``, its place in the (ticker, ts) order (0, 1, ...);
-    ``ticker_pos``, its place within its ticker (1, 2, ...); ``prev_ts`` and ``prev_close``,
-    those of the bar just before it in its ticker (NULL for the first)."""
+def with_ordering(bars: pa.Table) -> pa.Table:
+    """``bars`` (in storage order) with, per bar: ``pos``, its place in the (ticker, ts) order
+    (0, 1, ...); ``ticker_pos``, its place within its ticker (1, 2, ...); ``prev_ts`` and
+    ``prev_close``, those of the bar just before it in its ticker (NULL for the first)."""
     codes = ticker_codes(bars)
     ts = bars.column("ts").combine_chunks()
     no_ts = ts.is_null().to_numpy(zero_copy_only=False)
@@ -35,17 +35,15 @@ def ordering_columns(bars: pa.Table) -> dict[str, pa.Array]:
     rows = np.lexsort((ts_ints, no_ts, codes))  # stable: ties keep storage order
     starts = np.ones(len(rows), dtype=bool)
     starts[1:] = codes[rows[1:]] != codes[rows[:-1]]
-    pos = np.arange(len(rows))
-    ticker_pos = pos - np.maximum.accumulate(np.where(starts, pos, 0)) + 1
+    ordered = np.arange(len(rows))
+    ticker_pos = ordered - np.maximum.accumulate(np.where(starts, ordered, 0)) + 1
+    pos = np.empty_like(rows)
+    pos[rows] = ordered  # back to storage order
     previous = np.empty_like(rows)
     previous[1:] = rows[:-1]
-    previous = pa.array(previous, mask=starts)  # a NULL index takes a NULL
-    at_row = np.empty_like(rows)
-    at_row[rows] = pos  # the inverse permutation: back to storage order
-    previous = previous.take(pa.array(at_row))
-    return {
-        "pos": pa.array(at_row),
-        "ticker_pos": pa.array(ticker_pos[at_row]),
-        "prev_ts": ts.take(previous),
-        "prev_close": bars.column("close").combine_chunks().take(previous),
-    }
+    previous = pa.array(previous, mask=starts).take(pa.array(pos))  # a NULL index takes NULL
+    return bars.append_column("pos", pa.array(pos)).append_column(
+        "ticker_pos", pa.array(ticker_pos[pos])
+    ).append_column("prev_ts", ts.take(previous)).append_column(
+        "prev_close", bars.column("close").combine_chunks().take(previous)
+    )

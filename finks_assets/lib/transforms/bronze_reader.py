@@ -20,7 +20,6 @@ quietly dropping a day that silver already holds.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,8 +77,8 @@ def read_bronze(store: LakeStore, source: BarSource, days: list[dt.date]) -> Bro
 
     Files are read as Arrow and mapped in one pass per run of equal schemas (see
     ``canonical_from_bronze``), not converted to pandas one by one. Payload order (``payload``,
-    ``payload_row``) is per day: Finks' fetches by name (their names start with the fetch
-    time), then landed files by name.
+    the tie-break between copies of one fetch time) follows the days, and within a day
+    Finks' fetches by name (their names start with the fetch time), then landed files by name.
     """
     payloads: list[_Payload] = []
     rejected: list[dict[str, object]] = []
@@ -104,8 +103,8 @@ def read_bronze(store: LakeStore, source: BarSource, days: list[dt.date]) -> Bro
                 rejected.append(_reject(path, day, exc))
     payloads = [p for p in payloads if p.table.num_rows]
     bars = _map(source, payloads, lambda p, exc: rejected.append(_reject(p.path, p.day, exc)))
-    frame = pd.DataFrame(rejected, columns=REJECTED_FILE_COLUMNS) if rejected else (
-        empty_rejected_files())
+    frame = pd.DataFrame(rejected, columns=REJECTED_FILE_COLUMNS).sort_values(
+        ["trade_date", "path"], ignore_index=True) if rejected else empty_rejected_files()
     return BronzeRead(bars, skipped_rows, frame)
 
 

@@ -1,6 +1,7 @@
 """Bronze -> silver for 1-minute bars: type, refuse, deduplicate, align to the session, quarantine.
 
-One DuckDB pass over the run's days. Rules, in order:
+One DuckDB pass over the run's days classifies every row (rules 1 to 3); bad prints (rule 4)
+are then found in numpy over the sorted passing bars. Rules, in order:
 
 1. Refuse, *before* de-duplication, rows that cannot be trusted to compete for a key:
    ``invalid_ticker`` (the symbol does not match :data:`finks_assets.lib.tickers.TICKER_PATTERN`),
@@ -65,7 +66,6 @@ REJECTED_FILE_REASONS = ("unreadable_file", "missing_columns", "wrong_types", "n
 REJECTED_FILE_COLUMNS = ["trade_date", "path", "reason", "detail"]
 BAD_PRINT_THRESHOLD = 0.5
 CONFLICT_SAMPLE_PER_DAY = 20
-_VALUES = ("open", "high", "low", "close", "volume")
 
 
 _CLEAN_SQL = """
@@ -136,15 +136,17 @@ _SPLIT_SQL = {
     "conflict_counts": """
         select trade_date, count(*) as rows from classified where conflicting group by trade_date
     """,
-    "conflict_sample": f"""
+    # up to CONFLICT_SAMPLE_PER_DAY rows per day, discarded values next to the kept ones
+    "conflict_sample": """
         with sample as (
             select * from classified where conflicting
             qualify row_number() over (partition by trade_date order by ticker, ts, payload_row)
-                    <= {CONFLICT_SAMPLE_PER_DAY}
+                    <= $per_day
         )
         select c.trade_date, c.ticker, c.ts, c.source, c.ingested_at,
-               {", ".join(f"c.{v}" for v in _VALUES)},
-               {", ".join(f"k.{v} as kept_{v}" for v in _VALUES)}
+               c.open, c.high, c.low, c.close, c.volume,
+               k.open as kept_open, k.high as kept_high, k.low as kept_low,
+               k.close as kept_close, k.volume as kept_volume
         from sample c
         join classified k on k.ticker = c.ticker and k.ts = c.ts
                          and k.refused is null and k.fetch_rank = 1
@@ -267,7 +269,7 @@ def _invalid_tickers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     same compiled pattern the rest of Finks uses; there are only hundreds of distinct ones)."""
     distinct = [row[0] for row in con.execute(
         "select distinct ticker from bars where ticker is not null").fetchall()]
-    bad = [t for t in distinct if not TICKER_PATTERN.fullmatch(t)]
+    bad = [t for t in distinct if not isinstance(t, str) or not TICKER_PATTERN.fullmatch(t)]
     return pd.DataFrame({"ticker": pd.Series(bad, dtype="object")})
 
 
@@ -299,7 +301,8 @@ def clean_bars(
         good = con.execute(_SPLIT_SQL["good"]).df()
         bad = con.execute(_SPLIT_SQL["bad"]).df()
         conflict_counts = con.execute(_SPLIT_SQL["conflict_counts"]).fetchall()
-        conflict_sample = con.execute(_SPLIT_SQL["conflict_sample"]).df()
+        conflict_sample = con.execute(_SPLIT_SQL["conflict_sample"],
+                                      {"per_day": CONFLICT_SAMPLE_PER_DAY}).df()
     finally:
         con.close()
     if total:
