@@ -38,11 +38,10 @@ def test_report_names_the_worst_ticker_and_every_check(tmp_path: Path) -> None:
     assert report.worst_ticker == "JPM"  # 290 missing minutes + a row-count anomaly
     assert report.quarantined == {
         "misaligned_minute": 1, "negative_volume": 1, "non_positive_price": 1,
-        "null_field": 1, "ohlc_invariant": 1, "out_of_session": 1,
+        "null_field": 1, "ohlc_invariant": 1, "out_of_session": 1, "bad_print": 1,
     }
     assert report.gate_passed
-    assert set(report.failed_checks) == {"intraday_gaps", "stale_prices", "outlier_jumps",
-                                          "row_count_anomaly"}
+    assert set(report.failed_checks) == {"intraday_gaps", "stale_prices", "row_count_anomaly"}
     assert report.chart_svg and report.chart_svg.startswith("<svg ")
     assert "JPM on 2025-11-25 (worst ticker of the day)" in report.chart_svg
     text = path.read_text()
@@ -51,7 +50,7 @@ def test_report_names_the_worst_ticker_and_every_check(tmp_path: Path) -> None:
         assert check.name in text
     assert not list(path.parent.glob(".tmp-*"))  # written atomically
     summary = markdown_summary([report], {DAY: str(path)})
-    assert "| 2025-11-25 | pass | 1650 | 6 |" in summary and "JPM" in summary
+    assert "| 2025-11-25 | pass | 1649 | 7 | 0 | 0 |" in summary and "JPM" in summary
 
 
 def test_holiday_report_says_market_closed(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def test_each_bad_bar_is_quarantined_with_its_reason(checked) -> None:
     assert reasons == {
         "market_closed": ["XOM"], "misaligned_minute": ["XOM"], "negative_volume": ["AAPL"],
         "non_positive_price": ["AAPL"], "null_field": ["AAPL"], "ohlc_invariant": ["AAPL"],
-        "out_of_session": ["XOM"],
+        "out_of_session": ["XOM"], "bad_print": ["AAPL"],
     }
     assert result.superseded == 1
     msft_open = result.bars[(result.bars["ticker"] == "MSFT") & (result.bars["ts"] == minute(DAY, 0))]
@@ -124,7 +124,7 @@ def test_each_bad_bar_is_quarantined_with_its_reason(checked) -> None:
 def test_good_bars_pass_with_exact_counts(checked) -> None:
     corpus, result, outcomes = checked
     per_ticker = result.bars.groupby("ticker").size().to_dict()
-    assert per_ticker == {"AAPL": 390 - 4, "MSFT": 390 - 6, "NVDA": 390, "JPM": 100, "XOM": 390}
+    assert per_ticker == {"AAPL": 390 - 5, "MSFT": 390 - 6, "NVDA": 390, "JPM": 100, "XOM": 390}
     assert len(result.bars) + len(result.quarantine) + result.superseded == len(corpus)
     for name in BLOCKING_CHECK_NAMES:
         assert outcomes[name].passed, (name, outcomes[name].metadata)
@@ -140,11 +140,12 @@ def test_gaps_list_the_missing_minutes_per_ticker_session(checked) -> None:
         ("AAPL", minute(DAY, 20), minute(DAY, 20), 1),
         ("AAPL", minute(DAY, 30), minute(DAY, 30), 1),
         ("AAPL", minute(DAY, 40), minute(DAY, 40), 1),
+        ("AAPL", minute(DAY, 300), minute(DAY, 300), 1),  # the bad print
         ("JPM", minute(DAY, 100), minute(DAY, 389), 290),
         ("MSFT", minute(DAY, 100), minute(DAY, 104), 5),
         ("MSFT", minute(DAY, 380), minute(DAY, 380), 1),
     ]
-    assert gaps.failing_rows == 4 + 290 + 6
+    assert gaps.failing_rows == 5 + 290 + 6
     assert gaps.metadata["incomplete_ticker_sessions"] == 3
 
 
@@ -156,8 +157,18 @@ def test_stale_run_flags_exactly_the_frozen_bars(checked) -> None:
     assert stale.metadata["stale_runs"] == 1
 
 
-def test_outlier_flags_only_the_bar_that_jumps(checked) -> None:
-    _, _, outcomes = checked
+def test_the_reverting_spike_is_a_bad_print_not_an_outlier(checked) -> None:
+    _, result, outcomes = checked
+    prints = result.quarantine[result.quarantine["reason"] == "bad_print"]
+    assert prints[["ticker", "ts"]].values.tolist() == [["AAPL", minute(DAY, 300)]]
+    assert outcomes["outlier_jumps"].passed
+
+
+def test_outlier_flags_only_the_bar_that_jumps() -> None:
+    """The check on its own (raw bars): a one-bar 100x mix-up flags that bar only."""
+    bars = session_bars("AAPL", DAY, 0)
+    bars.loc[300, ["open", "high", "low", "close"]] *= 100
+    outcomes = run_bar_checks(bars, [DAY], pd.DataFrame(), BarQualityThresholds())
     jumps = outcomes["outlier_jumps"]
     assert jumps.offenders[["ticker", "ts"]].values.tolist() == [["AAPL", minute(DAY, 300)]]
     assert jumps.offenders["bar_return"].iloc[0] == pytest.approx(99, rel=0.01)

@@ -122,7 +122,7 @@ def test_two_tickers_over_two_sessions(yahoo: Callable[..., FakeYahoo]) -> None:
         assert bars["ts"].diff().dropna().min() == pd.Timedelta(minutes=1)
         assert (bars["ticker"] == ticker).all()
         assert bars[["open", "high", "low", "close"]].dtypes.eq("float64").all()
-        assert bars["volume"].dtype == "int64"
+        assert bars["volume"].dtype == "float64"
         # Values are exactly what the payload carried, bar by bar.
         for i in (0, 200, len(bars) - 1):
             epoch = int(bars["ts"].iloc[i].timestamp())
@@ -360,8 +360,17 @@ def test_to_canonical_keeps_missing_volume_missing() -> None:
         pd.Timestamp("2025-11-26 14:30", tz="UTC"),
         pd.Timestamp("2025-11-26 14:31", tz="UTC"),
     ]
-    assert bars["volume"].dtype == "Int64"
+    assert bars["volume"].dtype == "float64"
     assert bars["volume"].iloc[0] == 10 and pd.isna(bars["volume"].iloc[1])
+
+
+def test_to_canonical_keeps_fractional_volume_for_silver_to_judge() -> None:
+    raw = pd.DataFrame({
+        "Datetime": pd.to_datetime(["2025-11-26 09:30"]).tz_localize("America/New_York"),
+        "Open": [1.0], "High": [1.5], "Low": [0.5], "Close": [1.2], "Adj Close": [1.2],
+        "Volume": [1.5], "_ticker": ["AAPL"],
+    })
+    assert YFinanceSource().to_canonical(raw)["volume"].tolist() == [1.5]  # not truncated to 1
 
 
 def test_public_message_drops_query_strings() -> None:

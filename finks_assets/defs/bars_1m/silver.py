@@ -29,7 +29,7 @@ from finks_assets.lib.quality.silver_gate import (
 from finks_assets.lib.quality.thresholds import QualityResource
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
-from finks_assets.lib.transforms.bronze_reader import read_bronze_bars
+from finks_assets.lib.transforms.bronze_reader import read_bronze
 from finks_assets.lib.transforms.silver_bars import clean_bars
 
 BRONZE_BARS = dg.AssetKey(["bronze", "bars_1m"])
@@ -62,10 +62,14 @@ def silver_bars_1m(
 ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckResult]:
     days = partition_dates(context)
     store, writer = lake.store(), lake.writer()
-    bronze, unread = read_bronze_bars(store, market_data.bar_source(), days)
+    read = read_bronze(store, market_data.bar_source(), days)
+    bronze, unread = read.bars, read.unread_rows
     # Looked up at call time, so a test can plant a transform bug (test_quality_gate).
     result = clean_bars(bronze, days)
     result.superseded += unread
+    result.rejected_files = read.rejected_files
+    for f in read.rejected_files.itertuples():
+        context.log.warning(f"rejected landed file {f.path}: {f.reason}: {f.detail}")
     gate = run_silver_gate(result, days, store, writer, quality.bars_1m)
     released = [d for d in days if d.isoformat() not in gate.held]
     keys = [d.isoformat() for d in released]
@@ -75,7 +79,9 @@ def silver_bars_1m(
     context.log.info(
         f"silver {days[0]}..{days[-1]}: {len(bronze) + unread} bronze rows ({unread} in fetches"
         f" a newer one replaces, not read) -> {len(result.bars)} bars, {len(result.quarantine)}"
-        f" quarantined {result.quarantine_counts()}, {result.superseded} superseded;"
+        f" quarantined {result.quarantine_counts()}, {result.superseded} superseded"
+        f" ({result.conflicting_duplicates.total} conflicting duplicates),"
+        f" {len(read.rejected_files)} landed files rejected;"
         f" held {sorted(gate.held) or 'none'}"
     )
     metadata = {
@@ -103,6 +109,8 @@ def _bars_metadata(day: dt.date, gate: SilverGate, rows: int) -> dict[str, objec
         "quarantined_rows": sum(report.quarantined.values()),
         "failed_warn_checks": dg.MetadataValue.json(report.failed_checks),
         "quality_report": dg.MetadataValue.path(gate.report_paths[day]),
+        **{name: dg.MetadataValue.json(value) if isinstance(value, list) else value
+           for name, value in gate.payload[day].items()},
     }
 
 

@@ -32,9 +32,17 @@ SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
 HELD_KEY = "held_partitions"
 log = get_logger("quality")
 
+# What the transform (not a check over silver) found in the payloads: WARN, never holding a day.
+PAYLOAD_CHECKS = {
+    "no_conflicting_duplicates": "no payload sends one (ticker, ts) twice with different values"
+                                 " (the later row in payload order wins; WARN)",
+    "no_rejected_files": "every landed file of the run's days could be read and validated (WARN)",
+}
 SILVER_CHECK_SPECS = [
-    dg.AssetCheckSpec(c.name, asset=SILVER_BARS, description=c.description, blocking=c.blocking)
-    for c in BAR_CHECKS
+    *(dg.AssetCheckSpec(c.name, asset=SILVER_BARS, description=c.description,
+                        blocking=c.blocking) for c in BAR_CHECKS),
+    *(dg.AssetCheckSpec(name, asset=SILVER_BARS, description=description)
+      for name, description in PAYLOAD_CHECKS.items()),
 ]
 
 
@@ -46,6 +54,7 @@ class SilverGate:
     held: dict[str, list[str]]  # trade date -> the blocking checks it fails
     reports: dict[dt.date, PartitionReport]
     report_paths: dict[dt.date, str]
+    payload: dict[dt.date, dict[str, object]]  # conflicting duplicates, rejected files per day
 
 
 def held_partitions(
@@ -92,7 +101,9 @@ def run_silver_gate(
     history = read_silver_history(store, days[0], thresholds.row_count_trailing_sessions)
     outcomes = run_bar_checks(result.bars, days, history, thresholds)
     held = held_partitions(outcomes, BLOCKING_CHECK_NAMES, days)
-    reports = build_partition_reports(days, result.bars, result.quarantine, outcomes, BAR_CHECKS)
+    reports = build_partition_reports(
+        days, result.bars, result.quarantine, outcomes, BAR_CHECKS,
+        conflicts=result.conflicting_duplicates, rejected_files=result.rejected_files)
     paths = {}
     for report in reports:
         relative = report_relative_path("silver", "bars_1m", report.trade_date.isoformat())
@@ -102,7 +113,8 @@ def run_silver_gate(
     log.info("silver/bars_1m %s..%s: failed checks %s, held days %s, reports %d",
              days[0], days[-1], failed or "none", sorted(held) or "none", len(paths))
     return SilverGate(outcomes=outcomes, held=held,
-                      reports={r.trade_date: r for r in reports}, report_paths=paths)
+                      reports={r.trade_date: r for r in reports}, report_paths=paths,
+                      payload={d: result.outcome_metadata(d) for d in days})
 
 
 def report_relative_path(layer: str, dataset: str, trade_date: str) -> str:
@@ -112,6 +124,7 @@ def report_relative_path(layer: str, dataset: str, trade_date: str) -> str:
 
 def silver_check_results(gate: SilverGate) -> Iterator[dg.AssetCheckResult]:
     """One AssetCheckResult per check; blocking ones name the days they hold."""
+    yield from _payload_check_results(gate)
     for check in BAR_CHECKS:
         outcome = gate.outcomes[check.name]
         metadata = {k: _metadata_value(v) for k, v in outcome.metadata.items()}
@@ -127,3 +140,23 @@ def _metadata_value(value: object) -> object:
     if isinstance(value, list | dict):
         return dg.MetadataValue.json(value)
     return value
+
+
+def _payload_check_results(gate: SilverGate) -> Iterator[dg.AssetCheckResult]:
+    conflicts = {d.isoformat(): p["conflicting_duplicates"] for d, p in gate.payload.items()
+                 if p["conflicting_duplicates"]}
+    samples = [row for p in gate.payload.values() for row in p["conflicting_duplicates_sample"]]
+    yield dg.AssetCheckResult(
+        asset_key=SILVER_BARS, check_name="no_conflicting_duplicates", passed=not conflicts,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"conflicting_duplicates": sum(conflicts.values()),
+                  "by_trade_date": dg.MetadataValue.json(conflicts),
+                  "sample": dg.MetadataValue.json(samples[:20])},
+    )
+    rejected = [{**row, "trade_date": d.isoformat()} for d, p in gate.payload.items()
+                for row in p["rejected_files"]]
+    yield dg.AssetCheckResult(
+        asset_key=SILVER_BARS, check_name="no_rejected_files", passed=not rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rejected_files": len(rejected), "files": dg.MetadataValue.json(rejected[:50])},
+    )

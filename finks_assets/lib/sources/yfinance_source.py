@@ -196,9 +196,10 @@ class YFinanceSource:
         """Vendor columns -> canonical bars. yfinance labels a bar by its start, in exchange time.
 
         Prices stay float with NaN for Yahoo's null bars, so silver can quarantine them. Volume
-        is int64, or nullable Int64 if a value is missing, so we never invent a zero here; note
-        that yfinance's ``history()`` itself already fills missing volume with 0, so a null bar
-        from this source arrives as NaN prices with volume 0.
+        is float64 as received (NaN when missing, fractions kept), so silver judges it: a cast
+        to integers here would silently truncate 1.5 to 1. Note that yfinance's ``history()``
+        itself already fills missing volume with 0, so a null bar from this source arrives as
+        NaN prices with volume 0.
         """
         if raw.empty:
             return pd.DataFrame(
@@ -206,10 +207,9 @@ class YFinanceSource:
                     "ticker": pd.Series([], dtype=object),
                     "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
                     **{c.lower(): pd.Series([], dtype="float64") for c in PRICE_COLUMNS},
-                    "volume": pd.Series([], dtype="int64"),
+                    "volume": pd.Series([], dtype="float64"),
                 }
             )[list(CANONICAL_COLUMNS)]
-        volume = pd.to_numeric(raw["Volume"], errors="coerce")
         return pd.DataFrame(
             {
                 "ticker": raw["_ticker"].astype(str),
@@ -218,7 +218,7 @@ class YFinanceSource:
                     c.lower(): pd.to_numeric(raw[c], errors="coerce").astype("float64")
                     for c in PRICE_COLUMNS
                 },
-                "volume": volume.astype("Int64" if volume.isna().any() else "int64"),
+                "volume": pd.to_numeric(raw["Volume"], errors="coerce").astype("float64"),
             },
             index=raw.index,
         )[list(CANONICAL_COLUMNS)]
