@@ -48,9 +48,11 @@ class PeakRss:
     """Samples the RSS of a process tree on a thread until stopped; ``include_root=False``
     leaves the root out (the bench process measuring the servers it started)."""
 
-    def __init__(self, pid: int, include_root: bool = True) -> None:
+    def __init__(self, pid: int, include_root: bool = True,
+                 interval_s: float = SAMPLE_SECONDS) -> None:
         self.proc = psutil.Process(pid)
         self.include_root = include_root
+        self.interval_s = interval_s
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -61,7 +63,7 @@ class PeakRss:
                 self.peak = max(self.peak, _tree_rss(self.proc, self.include_root))
             except psutil.NoSuchProcess:
                 return
-            self._stop.wait(SAMPLE_SECONDS)
+            self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakRss:
         self._thread.start()

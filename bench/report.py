@@ -51,10 +51,17 @@ def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
 
+def _current(results: dict[str, Any], scenario: str, key: str) -> dict[str, Any] | None:
+    """A scenario's result if it has this version's shape (``--keep-others`` may carry results
+    of an older bench, which are left out of the tables rather than breaking them)."""
+    result = results.get(scenario)
+    return result if result and key in result else None
+
+
 def headline(results: dict[str, Any]) -> list[list[str]]:
     """Rows of (scenario, measured ratio / value, target, met)."""
     rows: list[list[str]] = []
-    if b := results.get("backfill"):
+    if b := _current(results, "backfill", "asset_backfill"):
         a, f = b["asset_backfill"], b["finks"]
         rows.append(["1. Backfill: the asset backfill's status (silver rows as the single run's: "
                      f"{'yes' if a['silver_rows_match_single_run'] else 'NO'})", a["status"],
@@ -78,7 +85,7 @@ def headline(results: dict[str, Any]) -> list[list[str]]:
             ["1. Backfill peak memory (single run)", _mb(f["peak_rss_mb"]), "< 4,096 MB",
              _met(f["peak_rss_mb"] < 4096)],
         ]
-    if i := results.get("increment"):
+    if i := _current(results, "increment", "runs"):
         runs = i["runs"]
         for size, label, target in (("many", f"{i['tickers']} tickers", 15),
                                     ("one", "1 ticker", 8)):
@@ -171,7 +178,7 @@ def _asset_backfill(a: dict[str, Any]) -> str:
 def absolute(results: dict[str, Any]) -> str:
     parts: list[str] = []
     head = ["run", "wall", "rows", "rows/s", "peak RSS", "detail"]
-    if b := results.get("backfill"):
+    if b := _current(results, "backfill", "asset_backfill"):
         a, d = b["asset_backfill"], b["baseline"]
         singles = [b["finks"], *([b["before"]] if "before" in b else [])]
         parts.append(f"### 1. Backfill: {b['tickers']} tickers x {b['days']} sessions "
@@ -186,7 +193,7 @@ def absolute(results: dict[str, Any]) -> str:
                           _mb(d["peak_rss_mb"]),
                           ", ".join(f"{k} {v}s" for k, v in d["phases_s"].items())],
                      ]) + "\n\n" + _asset_backfill(a))
-    if i := results.get("increment"):
+    if i := _current(results, "increment", "runs"):
         rows = [[x["name"], f"{x['wall_s']} s", f"{x['rows']:,}", f"{x['rows_per_s']:,}",
                  _mb(x["peak_rss_mb"]), _run_detail(x)]
                 for x in i["runs"].values()]
@@ -212,7 +219,7 @@ def absolute(results: dict[str, Any]) -> str:
 
         parts.append(
             f"### 4. Definitions and UI ({d['tickers']} tickers, {d['partitions']} partitions, "
-            f"{d['assets']} assets; medians of {d['rounds']} loads"
+            f"{d['assets']} assets; medians of {d.get('rounds', 1)} loads"
             + (", alternating with the before checkout" if old else "") + ")\n\n"
             + _table(["measure", "seconds", *([d["before"]] if old else [])], [
                 ["`import dagster` (floor)", d["import_dagster_s"], *([""] if old else [])],
@@ -260,7 +267,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ax.set(xlabel="million bars", ylabel="wall seconds",
                title=f"Scaling ({s['days']} sessions)")
         ax.legend()
-    if b := results.get("backfill"):
+    if b := _current(results, "backfill", "asset_backfill"):
         ax = axes[1]
         steps = b["finks"]["steps_s"]
         bottom = 0.0

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finks_assets.checks.bar_checks import (
+from finks_assets.lib.quality.coverage import session_completeness
+from finks_assets.lib.quality.integrity import (
     check_in_session,
     check_ohlc_invariants,
     check_unique_ticker_ts,
-    session_completeness,
 )
 from finks_assets.lib.transforms.silver_bars import clean_bars
 

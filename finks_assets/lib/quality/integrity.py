@@ -89,7 +89,9 @@ def _stored_late(bars: pa.Table) -> pa.Table:
     """The bars stored after a later bar of their ticker: ``_row`` and that ``previous_ts``.
 
     The latest ts stored before each bar is a running max per ticker in storage order, in
-    pandas: FIGURE_MONOTONIC
+    pandas: 0.24-0.31 s CPU on the 2M-bar window, against 3.0-3.1 s for DuckDB's ``max(ts)
+    over (partition by ticker order by _row rows ... 1 preceding)``: 10-12x CPU, 9-13x wall
+    (``python -m bench.checks_bench``, two runs).
     """
     ts_column = bars.column("ts").combine_chunks()
     ts = pc.fill_null(ts_column.cast(pa.int64()), _NO_TS).to_numpy(zero_copy_only=False)

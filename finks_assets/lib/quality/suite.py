@@ -61,7 +61,7 @@ def run_bar_checks(
 ) -> dict[str, CheckOutcome]:
     """Every check of :data:`BAR_CHECKS` over the run's silver bars, by check name.
 
-    All checks share one DuckDB connection and one Arrow copy of the bars (see CheckDB).
+    All checks share one DuckDB table of the bars, with the (ticker, ts) ordering (CheckDB).
     """
     t = thresholds
     with CheckDB(bars) as db:
