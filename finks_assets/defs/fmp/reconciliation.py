@@ -48,6 +48,8 @@ def read_silver_fmp_bars_1d(lake: LakeResource) -> pd.DataFrame:
 
 @dg.asset_check(
     asset=FCT_DAILY_BARS, additional_deps=[SILVER_FMP_BARS_1D], name="reconciles_with_fmp_eod",
+    # It reads warehouse.duckdb: DuckDB refuses a reader while another process writes gold.
+    pool="duckdb_gold",
     description=f"Daily bars rolled up from 1-minute data agree with FMP EOD: close within "
                 f"{CLOSE_TOLERANCE:.1%}, volume within {VOLUME_TOLERANCE:.0%}.",
 )

@@ -1,9 +1,9 @@
-{#- FMP daily bars, typed like stg_silver__bars_1m: all of silver bars_1d, no window. -#}
--- depends_on: {{ source('silver_fmp', 'bars_1d') }}
+{#- FMP daily bars, typed like stg_silver__bars_1m: all of silver fmp_bars_1d, no window. -#}
+-- depends_on: {{ source('silver_fmp', 'fmp_bars_1d') }}
 
 with source as (
 
-    select * from {{ silver_relation('bars_1d', 'silver_fmp') }} as bars
+    select * from {{ silver_relation('fmp_bars_1d', 'silver_fmp') }} as bars
 
 )
 
