@@ -13,7 +13,7 @@ with source as (
 renamed as (
 
     select
-        {{ finks_typed_bar_columns() }},
+        {{ finks_typed_bar_columns(volume_type='double') }},
         cast(reason as varchar) as reason
     from source
 
