@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from finks_api.app import create_app
 from finks_api.config import ApiConfig
 from finks_api.keys import KeyStore
-from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.cli.main import run_range
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.settings import FinksSettings
 from finks_assets_tests.api_support import gold
 from finks_assets_tests.conftest import SMALL_UNIVERSE

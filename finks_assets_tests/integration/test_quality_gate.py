@@ -17,11 +17,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from finks_assets.defs.bars_1m import silver as silver_module
-from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
-from finks_assets.defs.bars_1m.jobs import daily_bars_job_for
 from finks_assets.cli.main import run_range
 from finks_assets.definitions import build_definitions
+from finks_assets.defs.bars_1m import silver as silver_module
+from finks_assets.defs.bars_1m.jobs import daily_bars_job_for
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.partitions import trading_days
 from finks_assets.lib.quality import silver_gate
 from finks_assets.lib.settings import FinksSettings

@@ -14,14 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.cli.main import run_range
+from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.lake.duckdb_httpfs import connect_lake
 from finks_assets.lib.lake.s3 import MissingBucketError
 from finks_assets.lib.resources.factory import build_resources
 from finks_assets.lib.settings import FinksSettings
-from finks_assets_tests.support.seaweedfs import S3Server
 from finks_assets_tests.integration.test_pipeline_end_to_end import gold
+from finks_assets_tests.support.seaweedfs import S3Server
 
 FIRST, LAST = "2025-11-24", "2025-11-25"
 TICKERS = ["AAPL", "MSFT", "SPY"]

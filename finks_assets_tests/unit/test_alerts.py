@@ -16,8 +16,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finks_assets.lib.alert_messages import redact
 from finks_assets.defs.ops.alerts import AlertResource, check_failure_alert, run_failure_alert
+from finks_assets.lib.alert_messages import redact
 
 SECRET = "sk_live_0123456789abcdef"
 
