@@ -114,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             results[scenario]["measured_at"] = report.machine()["date_utc"]
             print(f"[bench] {scenario} done in {time.perf_counter() - started:.0f} s: "
                   f"{json.dumps(results[scenario])[:400]}", flush=True)
+            # The raw numbers after every scenario: a long run's results survive a later
+            # failure (or a failure in the rendering).
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.with_suffix(".json").write_text(
+                json.dumps({"mode": name, "machine": meta, "results": results}, indent=2) + "\n")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     chart_path = out.with_suffix(".png")
     report.chart(results, chart_path)
-    out.with_suffix(".json").write_text(
-        json.dumps({"mode": name, "machine": meta, "results": results}, indent=2) + "\n")
     out.write_text(report.render(results, meta, name, chart_path.name))
     print(f"[bench] wrote {out}, {chart_path.name}, {out.with_suffix('.json').name}")
     return 0

@@ -40,10 +40,13 @@ UNIVERSE = (
     "AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "XOM", "JNJ",
     "SPY", "V", "WMT", "PG", "UNH", "HD", "BAC", "KO", "PEP", "CSCO",
 )
-LAST_SESSION = dt.date(2025, 11, 26)
+# 63 consecutive XNYS sessions, 2025-08-01..2025-10-29. Every 63-session window holds a holiday
+# (a weekday partition that is not requested); here Labor Day splits it into 21 + 42 sessions, so
+# Dagster cuts it into three runs of exactly FINKS_PARTITIONS_PER_RUN = 21 days.
+LAST_SESSION = dt.date(2025, 10, 29)
 SESSIONS = [s.date for s in market_calendar.sessions_between(
     LAST_SESSION - dt.timedelta(days=120), LAST_SESSION)][-63:]
-BAD_DAY = SESSIONS[40]
+BAD_DAY = SESSIONS[31]  # 2025-09-16, in the middle run
 TICKER_DAYS = SESSIONS[-3:]
 TICKER = "MSFT"
 PARTITIONS_PER_RUN = 21

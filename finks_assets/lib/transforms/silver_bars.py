@@ -308,7 +308,9 @@ def clean_bars(
     if total:
         # DuckDB types an all-empty VARCHAR result as object; keep the dtypes a single
         # classified frame had (str), whichever side of the split is empty.
-        good, bad = (f if len(f) else f.astype({"ticker": "str", "source": "str"})
+        # An untyped (all-null) column would also keep an empty day's table out of Glue.
+        good, bad = (f if len(f) else f.astype({c: "str" for c in ("ticker", "source", "reason")
+                                                 if c in f.columns})
                      for f in (good, bad))
     good, bad = _quarantine_bad_prints(good, bad, bad_print_threshold)
     conflicts = ConflictingDuplicates(
