@@ -74,7 +74,11 @@ def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     with ExitStack() as stack:
         for resource in resources:
             stack.enter_context(resource.dbt_environment())
-        stack.enter_context(temporary_environ(environment))
+        # "cautious": a build of some models (e.g. only the seed, a backfill root) must not pull
+        # in tests of models outside the selection, which may not exist yet on a fresh warehouse.
+        # The environment, not --indirect-selection, since dagster-dbt may set that flag itself.
+        stack.enter_context(temporary_environ({"DBT_INDIRECT_SELECTION": "cautious",
+                                               **environment}))
         invocation = dbt.cli(list(DBT_BUILD_ARGS), context=context)
         yield from invocation.stream()
     keep_partial_parse(Path(invocation.target_path), target)
