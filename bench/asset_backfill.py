@@ -132,7 +132,7 @@ def _run_summary(runs: list[dict[str, Any]], launched_at: float) -> dict[str, An
             "status": run["status"],
             "partitions": (tags.get("dagster/asset_partition_range_start", "?") + ".."
                            + tags.get("dagster/asset_partition_range_end", "?")),
-            "assets": len(run["assetSelection"] or []),
+            "assets": sorted("/".join(a["path"]) for a in run["assetSelection"] or []),
             "failed_steps": [s["stepKey"] for s in run["stepStats"] if s["status"] == "FAILURE"],
             "start_s": round(run["startTime"] - launched_at, 1) if run["startTime"] else None,
             "end_s": round(run["endTime"] - launched_at, 1) if run["endTime"] else None,

@@ -144,13 +144,13 @@ def test_building_a_report_with_its_chart_never_imports_a_plotting_library() -> 
     code = (
         "import sys\n"
         "from finks_assets.lib.quality.suite import BAR_CHECKS, run_bar_checks\n"
-        "from finks_assets.lib.quality.report import build_partition_report, render_html\n"
+        "from finks_assets.lib.quality.report import build_partition_reports, render_html\n"
         "from finks_assets.lib.quality.thresholds import BarQualityThresholds\n"
         "from finks_assets.lib.transforms.silver_bars import clean_bars\n"
         "from finks_assets_tests.unit.test_quality_corpus import DAY, HOLIDAY, build_corpus, history_counts\n"
         "result = clean_bars(build_corpus()[0], [DAY, HOLIDAY])\n"
         "outcomes = run_bar_checks(result.bars, [DAY, HOLIDAY], history_counts(), BarQualityThresholds())\n"
-        "report = build_partition_report(DAY, result.bars, result.quarantine, outcomes, BAR_CHECKS)\n"
+        "report = build_partition_reports([DAY], result.bars, result.quarantine, outcomes, BAR_CHECKS)[0]\n"
         "assert report.chart_svg and 'data:image/svg+xml' in render_html(report, 'silver/bars_1m')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'PIL')))\n"
     )

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from finks_assets.lib.lake.layout import bronze_partition_dir
 from finks_assets.lib.lake.store import LakeStore
-from finks_assets.lib.quality.report import build_partition_report, markdown_summary, render_html
+from finks_assets.lib.quality.report import build_partition_reports, render_html
 from finks_assets.lib.quality.suite import BAR_CHECKS, run_bar_checks
 from finks_assets.lib.quality.thresholds import BarQualityThresholds
 from finks_assets.lib.sources.synthetic import SyntheticSource
@@ -92,14 +92,13 @@ def test_conflicts_are_sampled_with_the_discarded_and_kept_values() -> None:
 def test_the_report_shows_the_conflicting_duplicates() -> None:
     result = clean_bars(payload_with_duplicates(), [DAY])
     outcomes = run_bar_checks(result.bars, [DAY], pd.DataFrame(), BarQualityThresholds())
-    report = build_partition_report(DAY, result.bars, result.quarantine, outcomes, BAR_CHECKS,
-                                    conflicts=result.conflicting_duplicates)
+    report = build_partition_reports([DAY], result.bars, result.quarantine, outcomes, BAR_CHECKS,
+                                    conflicts=result.conflicting_duplicates)[0]
     assert report.conflicting_duplicates == KEYS
     page = render_html(report, "silver/bars_1m")
     section = page.split("<h2>Conflicting duplicates</h2>", 1)[1].split("<h2>", 1)[0]
     assert f"{KEYS} row(s) replaced by a later row of the same payload" in section
     assert "kept_high" in section and "50.0" in section
-    assert f"| {KEYS} |" in markdown_summary([report], {})
 
 
 def test_read_from_a_bronze_file_the_later_row_wins(tmp_path: Path) -> None:

@@ -26,7 +26,6 @@ from finks_assets.lib.quality.suite import BarCheck
 from finks_assets.lib.quality.svg_chart import worst_ticker_svg
 from finks_assets.lib.transforms.silver_bars import ConflictingDuplicates
 
-QUARANTINE_ROWS_PER_REASON = 10
 OFFENDERS_PER_CHECK = 10
 
 
@@ -108,20 +107,6 @@ def build_partition_reports(
         )
         for day in days
     ]
-
-
-def build_partition_report(
-    day: dt.date,
-    bars: pd.DataFrame,
-    quarantine: pd.DataFrame,
-    outcomes: Mapping[str, CheckOutcome],
-    checks: Sequence[BarCheck],
-    conflicts: ConflictingDuplicates | None = None,
-    rejected_files: pd.DataFrame | None = None,
-) -> PartitionReport:
-    """The report for ``day`` out of a run's (possibly multi-day) silver result."""
-    return build_partition_reports(
-        [day], bars, quarantine, outcomes, checks, conflicts, rejected_files)[0]
 
 
 def _report_for_day(
@@ -227,20 +212,3 @@ def render_html(report: PartitionReport, dataset: str) -> str:
 def _table(frame: pd.DataFrame) -> str:
     """An escaped HTML table (file paths and vendor values are untrusted text)."""
     return frame.astype(str).to_html(index=False, escape=True)
-
-
-def markdown_summary(reports: Sequence[PartitionReport], paths: Mapping[dt.date, str]) -> str:
-    """One table row per partition, for the asset's metadata in the UI."""
-    lines = [
-        "| trade_date | gate | bars | quarantined | rejected files | conflicting duplicates |"
-        " failed checks | worst ticker | report |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in reports:
-        lines.append(
-            f"| {r.trade_date} | {'pass' if r.gate_passed else '**FAIL**'} | {r.bars} | "
-            f"{sum(r.quarantined.values())} | {len(r.rejected_files)} | "
-            f"{r.conflicting_duplicates} | {', '.join(r.failed_checks) or '-'} | "
-            f"{r.worst_ticker or '-'} | `{paths.get(r.trade_date, '-')}` |"
-        )
-    return "\n".join(lines)
