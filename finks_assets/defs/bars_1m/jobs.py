@@ -17,12 +17,20 @@ from finks_assets.lib.partitions import trading_days
 
 DAILY_BARS_JOB = "daily_bars_pipeline"
 
+# Each price path up to the model fct_daily_bars reads it from. The job leaves out the other
+# path's dbt models too: an asset backfill launched over the job's assets otherwise starts them
+# as a run of their own and holds every gold partition until that run has finished (a 5 x 42
+# backfill made 9 gold runs instead of one per silver run).
 MINUTE_PATH = dg.AssetSelection.assets(
-    ["bronze", "bars_1m"], ["silver", "bars_1m"], ["silver", "bars_1m_quarantine"])
+    ["bronze", "bars_1m"], ["silver", "bars_1m"], ["silver", "bars_1m_quarantine"],
+    ["staging", "stg_silver__bars_1m"], ["staging", "stg_silver__bars_1m_quarantine"],
+    ["intermediate", "int_bars_1m__daily_rollup"])
+FMP_EOD_DBT_PATH = FMP_EOD_PATH | dg.AssetSelection.assets(
+    ["staging", "stg_fmp__bars_1d"], ["intermediate", "int_fmp__daily_bars"])
 
 
 def daily_bars_job_for(source: str) -> dg.UnresolvedAssetJobDefinition:
-    other_path = MINUTE_PATH if source == "fmp" else FMP_EOD_PATH
+    other_path = MINUTE_PATH if source == "fmp" else FMP_EOD_DBT_PATH
     return dg.define_asset_job(
         name=DAILY_BARS_JOB,
         # Freshness checks judge "now", not the run's partitions: their own sensor runs them.
