@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from bench.measure import REPO, PeakRss, checkout_env
@@ -140,10 +139,9 @@ def _run_summary(runs: list[dict[str, Any]], launched_at: float) -> dict[str, An
     return {"steps_s": {k: round(v, 2) for k, v in steps.items()}, "runs": spans}
 
 
-def weekday_keys(first: dt.date, last: dt.date) -> list[str]:
-    """Every partition key in [first, last]: weekdays, exchange holidays included, exactly the
-    partitions the single-run range covers."""
-    return [d.date().isoformat() for d in pd.bdate_range(first, last)]
+def session_keys(window: list[dt.date]) -> list[str]:
+    """The partition keys of ``window``: its XNYS sessions (holidays are not partitions)."""
+    return [d.isoformat() for d in window]
 
 
 def _workspace(path: Path, repo: Path) -> Path:
@@ -170,7 +168,7 @@ def asset_backfill(root: Path, n: int, window: list[dt.date], partitions_per_run
     home = work / "dagster_home"
     run_limit = _dagster_home(home, repo, max_concurrent_runs)
     workspace = _workspace(work / "workspace.yaml", repo)
-    keys = weekday_keys(window[0], window[-1])
+    keys = session_keys(window)
     try:
         with PeakRss(os.getpid(), include_root=False, interval_s=RSS_SAMPLE_SECONDS) as rss:
             started = time.perf_counter()
