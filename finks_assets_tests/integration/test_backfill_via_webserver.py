@@ -42,9 +42,9 @@ UNIVERSE = (
     "AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "XOM", "JNJ",
     "SPY", "V", "WMT", "PG", "UNH", "HD", "BAC", "KO", "PEP", "CSCO",
 )
-# 63 consecutive XNYS sessions, 2025-08-01..2025-10-29. Every 63-session window holds a holiday
-# (a weekday partition that is not requested); here Labor Day splits it into 21 + 42 sessions, so
-# Dagster cuts it into three runs of exactly FINKS_PARTITIONS_PER_RUN = 21 days.
+# 63 consecutive XNYS sessions, 2025-08-01..2025-10-29. Labor Day falls inside; it is not a
+# partition, so the 63 are 63 consecutive partitions and Dagster cuts them into three runs of
+# exactly FINKS_PARTITIONS_PER_RUN = 21 days.
 LAST_SESSION = dt.date(2025, 10, 29)
 SESSIONS = [s.date for s in market_calendar.sessions_between(
     LAST_SESSION - dt.timedelta(days=120), LAST_SESSION)][-63:]
@@ -341,12 +341,10 @@ def repaired(lab: Lab, first: First) -> Repair:
 
 
 def _weekdays(start: str, end: str) -> list[dt.date]:
-    day, last, days = dt.date.fromisoformat(start), dt.date.fromisoformat(end), []
-    while day <= last:
-        if day.weekday() < 5:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
+    """The partitions of a range: its sessions (holidays are not partitions)."""
+    sessions = market_calendar.sessions_between(
+        dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    return [s.date for s in sessions]
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 Dagster cuts a bronze backfill into runs of ``FINKS_PARTITIONS_PER_RUN`` days
 (``BackfillPolicy.multi_run``); the cut must not change what lands: the same raw rows per
-partition and the same audit records, holidays audited exactly once. Each partition's
-materialization carries its own day's numbers, not the run's totals.
+partition and the same audit records. Holidays are not partitions, so no run fetches or
+audits them. Each partition's materialization carries its own day's numbers, not the run's
+totals.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from finks_assets.lib.partitions import trading_days
 from finks_assets.lib.resources.factory import build_resources
 from finks_assets.lib.settings import FinksSettings
 
-FIRST, LAST = "2025-11-19", "2025-12-02"  # Thanksgiving (Thu 27) inside, weekends are not partitions
+FIRST, LAST = "2025-11-19", "2025-12-02"  # Thanksgiving (Thu 27) inside: like weekends, not a partition
 
 
 def _runs(keys: list[str], per_run: int) -> list[list[str]]:
@@ -60,12 +61,17 @@ def test_any_run_size_lands_the_same_rows_and_audit(tmp_path: Path, per_run: int
     with dg.instance_for_test() as instance:
         bars, audit = _bronze(tmp_path / "cut", per_run, instance)
         # Every partition's materialization carries its own day's rows.
-        for day, rows in (("2025-11-26", 3 * 390), ("2025-11-28", 3 * 210), ("2025-11-27", 0)):
+        for day, rows in (("2025-11-26", 3 * 390), ("2025-11-28", 3 * 210)):
             event = instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=BRONZE_BARS, asset_partitions=[day]), limit=1
             ).records[0].asset_materialization
             assert event.metadata["dagster/row_count"].value == rows, day
+        assert not instance.fetch_materializations(  # the holiday is no partition at all
+            dg.AssetRecordsFilter(asset_key=BRONZE_BARS, asset_partitions=["2025-11-27"]), limit=1
+        ).records
     assert len(whole_bars) == 3 * 390 * 8 + 3 * 210  # 8 full sessions and the half day, 3 tickers
     assert bars == whole_bars
     assert audit == whole_audit
-    assert sum(1 for row in audit if row[2] == "market_closed") == 3  # the holiday, once per ticker
+    assert "2025-11-27" not in trading_days.get_partition_keys_in_range(
+        dg.PartitionKeyRange(FIRST, LAST))
+    assert not [row for row in audit if str(row[1]) == "2025-11-27" or row[2] == "market_closed"]

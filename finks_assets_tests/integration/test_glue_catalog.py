@@ -129,8 +129,8 @@ def test_aws_mode_silver_run_writes_s3_and_registers_glue(
 
 # -- FMP in aws mode: every silver table in Glue, and dbt-athena reading exactly those --------
 
-FIRST, LAST = "2025-11-24", "2025-11-28"  # Thanksgiving (closed) included: an empty partition
-WEEK = [d.date().isoformat() for d in pd.bdate_range(FIRST, LAST)]
+FIRST, LAST = "2025-11-24", "2025-11-28"  # Thanksgiving (closed) inside: not a partition
+WEEK = [d.date().isoformat() for d in pd.bdate_range(FIRST, LAST) if d.day != 27]
 TICKERS = ["AAPL", "MSFT"]
 
 

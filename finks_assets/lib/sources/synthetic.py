@@ -6,6 +6,9 @@ The synthetic source drives the demo, the tests and the benchmarks, so it must b
   fetched in the same call, so re-running a day reproduces it exactly;
 * realistic enough to exercise the pipeline: a geometric random walk with an overnight gap,
   a U-shaped intraday volume curve, half days with fewer minutes, no bars on holidays;
+* honest about time: it delivers only the minutes that have ended when it is asked
+  (:func:`market_calendar.bar_has_ended`), so a session in the future gets no bars and the
+  current session only its past minutes, each equal to the same minute of the full session;
 * fast: one vectorised numpy pass per ticker and day.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +24,7 @@ import pandas as pd
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.sources.base import BarFetch, TickerOutcome
+from finks_assets.lib.sources.synthetic_actions import price_multiplier
 from finks_assets.lib.tickers import validate_tickers
 
 _ANCHOR_EPOCH = dt.date(2015, 1, 2)
@@ -67,28 +71,39 @@ class SyntheticSource:
 
     name = "synthetic"
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(self, seed: int = 7, now: Callable[[], pd.Timestamp] | None = None) -> None:
+        """``now`` is the clock the fetch obeys (injectable so tests can stand inside or
+        before a session); by default the wall clock."""
         self.seed = seed
+        self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))
 
     def fetch_bars_1m(self, tickers: Sequence[str], days: Sequence[dt.date]) -> BarFetch:
         tickers = validate_tickers(tickers)
-        fetch = BarFetch(source=self.name, fetched_at=pd.Timestamp.now(tz="UTC"))
+        now = self._now().tz_convert("UTC")
+        fetch = BarFetch(source=self.name, fetched_at=now)
         sessions = [s for s in (market_calendar.session(day) for day in days) if s is not None]
+        ended = [(s, market_calendar.completed_minutes(s, now)) for s in sessions]
+        ended = [(s, n) for s, n in ended if n > 0]
+        note = market_calendar.not_yet_open_note(sessions, now)
         for ticker in tickers:
-            columns = [self._session_bars(ticker, s) for s in sessions]
+            columns = [self._session_bars(ticker, s, n) for s, n in ended]
             raw = _frame(columns) if columns else _empty_raw()
             fetch.frames[ticker] = raw
             fetch.outcomes[ticker] = TickerOutcome(
-                ticker=ticker, status="ok" if len(raw) else "empty", rows=len(raw)
+                ticker=ticker, status="ok" if len(raw) else "empty", rows=len(raw), error=note
             )
         return fetch
 
     def _session_bars(
-        self, ticker: str, session: market_calendar.Session
+        self, ticker: str, session: market_calendar.Session, ended: int | None = None
     ) -> dict[str, np.ndarray]:
-        """One session's bars as column arrays (one DataFrame per ticker is built from them)."""
+        """One session's bars as column arrays (one DataFrame per ticker is built from them).
+
+        The whole session is generated and then cut to its first ``ended`` minutes, so a bar
+        fetched during the session is the very bar a fetch after the close returns."""
         anchors = _daily_anchors(self.seed, ticker, _year_end(session.date))
-        open_price = anchors[session.date]
+        # Corporate actions move raw prices (a 4:1 split quarters them): synthetic_actions.py
+        open_price = anchors[session.date] * price_multiplier(self.seed, ticker, session.date)
         n = session.minutes
         rng = _rng(self.seed, ticker, session.date.isoformat())
         log_steps = rng.normal(0.0, _MINUTE_VOL, size=n)
@@ -106,8 +121,9 @@ class SyntheticSource:
         volumes = np.round(volume_curve * rng.lognormal(7.5, 0.5, size=n)).astype("int64")
         start = session.open_utc.as_unit("ns").asm8
         ts = start + np.arange(n, dtype="int64").astype("timedelta64[m]")
-        return {"ts": ts, "open": opens, "high": highs, "low": lows, "close": closes,
-                "volume": volumes}
+        columns = {"ts": ts, "open": opens, "high": highs, "low": lows, "close": closes,
+                   "volume": volumes}
+        return columns if ended is None else {k: v[:ended] for k, v in columns.items()}
 
     def to_canonical(self, raw: pd.DataFrame) -> pd.DataFrame:
         out = raw[["ts", "open", "high", "low", "close", "volume"]].copy()

@@ -9,7 +9,11 @@ What this adapter adds is what a scheduled pipeline needs and yfinance does not 
   for; the outcome says so instead of letting Yahoo answer with an opaque 422.
 * bounded, exponential backoff on rate limiting (``YFRateLimitError``, i.e. HTTP 429);
 * per-ticker isolation: one bad symbol becomes an ``error``/``empty`` outcome, never an
-  exception that costs the other tickers their data.
+  exception that costs the other tickers their data;
+* no bar before it has ended (:func:`market_calendar.bar_has_ended`): a session that has not
+  opened is not requested (its outcome says so), and the minute still forming, which Yahoo
+  sends during the session, is dropped: it is not a bar yet, and the fetch after the close
+  brings the final one.
 
 Bronze keeps yfinance's frame as received (``Datetime`` in New York time, vendor column
 names); :meth:`YFinanceSource.to_canonical` is the only place that knows its shape.
@@ -28,6 +32,7 @@ import requests
 import yfinance as yf
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError
 
+from finks_assets.lib import market_calendar
 from finks_assets.lib.market_calendar import EXCHANGE_TZ
 from finks_assets.lib.sources.base import CANONICAL_COLUMNS, BarFetch, SourceError, TickerOutcome
 from finks_assets.lib.tickers import validate_ticker
@@ -120,27 +125,29 @@ class YFinanceSource:
         oldest = now - HORIZON
         recent = [d for d in sorted(set(days)) if _day_start(d) >= oldest]
         too_old = sorted(set(days) - set(recent))
-        horizon_note = (
-            f"yfinance only serves 1-minute bars for the last 30 days: {len(too_old)} day(s) "
-            f"from {too_old[0]} to {too_old[-1]} are older than {oldest.date()} and were not "
-            "requested"
-            if too_old
-            else None
-        )
-        chunks = chunk_days(recent)
+        upcoming = _not_started(recent, now)
+        notes = [market_calendar.not_yet_open_note(upcoming, now)] if upcoming else []
+        if too_old:
+            notes.insert(0,
+                f"yfinance only serves 1-minute bars for the last 30 days: {len(too_old)} day(s) "
+                f"from {too_old[0]} to {too_old[-1]} are older than {oldest.date()} and were not "
+                "requested")
+        note = "; ".join(n for n in notes if n) or None
+        chunks = chunk_days([d for d in recent if d not in {s.date for s in upcoming}])
         for symbol in symbols:
             if not chunks:
                 fetch.frames[symbol] = empty_raw()
                 status = "error" if too_old else "empty"
-                fetch.outcomes[symbol] = TickerOutcome(symbol, status, 0, horizon_note)
+                fetch.outcomes[symbol] = TickerOutcome(symbol, status, 0, note)
                 continue
             raw, error = self._fetch_ticker(symbol, chunks)
+            raw = _ended_bars(raw, now)
             fetch.frames[symbol] = raw
             if error is not None:
                 fetch.outcomes[symbol] = TickerOutcome(symbol, "error", len(raw), error)
             else:
                 status = "ok" if len(raw) else "empty"
-                fetch.outcomes[symbol] = TickerOutcome(symbol, status, len(raw), horizon_note)
+                fetch.outcomes[symbol] = TickerOutcome(symbol, status, len(raw), note)
         return fetch
 
     def _fetch_ticker(
@@ -230,6 +237,20 @@ def _describe(chunk: list[dt.date], exc: Exception) -> str:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     hint = "symbol not found at Yahoo (HTTP 404), possibly delisted; " if status == 404 else ""
     return f"{chunk[0]}..{chunk[-1]}: {hint}{public_message(exc)}"
+
+
+def _not_started(days: list[dt.date], now: pd.Timestamp) -> list[market_calendar.Session]:
+    """The sessions among ``days`` without a single ended minute at ``now``: not requested."""
+    sessions = (market_calendar.session(d) for d in days)
+    return [s for s in sessions if s is not None and market_calendar.completed_minutes(s, now) == 0]
+
+
+def _ended_bars(raw: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """Drop the bars that have not ended at ``now`` (the minute still forming)."""
+    if raw.empty:
+        return raw
+    ended = market_calendar.bar_has_ended(pd.to_datetime(raw["Datetime"], utc=True), now)
+    return raw if ended.all() else raw[ended.to_numpy()].reset_index(drop=True)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -10,6 +10,9 @@ import pandas as pd
 
 from finks_assets.lib import market_calendar
 
+# ``vwap`` is FMP's own daily figure, kept under FMP's name in silver (the vendor's shape);
+# gold calls it ``vendor_vwap`` (stg_fmp__bars_1d), because Finks' ``vwap`` is the 1-minute
+# sum(close * volume) / sum(volume) and FMP does not document its formula.
 BARS_1D_COLUMNS = ["ticker", "ts", "open", "high", "low", "close", "volume", "vwap", "source",
                    "ingested_at", "trade_date"]
 PROFILE_COLUMNS = {  # FMP field -> silver column
@@ -39,6 +42,10 @@ def eod_bars(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in BARS_1D_COLUMNS})
     days = pd.to_datetime(frame["date"]).dt.date
     opens = {d: market_calendar.session(d) for d in set(days)}
+    # FMP serves today's row during the session: fetched before the close it is a partial
+    # bar, not a daily bar (market_calendar.bar_has_ended, the rule every source obeys).
+    final = [opens[d] is None or market_calendar.has_closed(opens[d], fetched_at) for d in days]
+    frame, days = frame[final].reset_index(drop=True), days[final].reset_index(drop=True)
     out = pd.DataFrame({
         "ticker": ticker,
         "ts": pd.to_datetime([opens[d].open_utc if opens[d] else pd.NaT for d in days], utc=True),
