@@ -17,6 +17,7 @@ from finks_api import datasets
 from finks_api.config import ApiConfig
 from finks_api.datasets import Dataset, Page, PageRequest
 from finks_api.snapshot import NOT_READY, WarehouseSnapshots, WarehouseUnavailable, modified_ns
+from finks_assets.lib.warehouse_publish import is_dbt_leftover
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,44 @@ class DuckDBReader:
             raise WarehouseUnavailable(NOT_READY) from exc
 
 
+class WithoutDbtLeftovers:
+    """A reader whose ``/v1/freshness`` never lists dbt's tmp/backup relations.
+
+    A published DuckDB warehouse has none (``lib/warehouse_publish.py`` drops them), but one
+    from before publishing existed may, and in Athena a dead dbt-athena build leaves ``__ha`` /
+    ``__bkp`` / ``__dbt_tmp`` tables in the gold Glue database. They are not gold: hidden on
+    both backends. Everything else is the wrapped reader's (attributes included).
+    """
+
+    def __init__(self, reader: GoldReader) -> None:
+        self.reader = reader
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.reader, name)
+
+    def open(self) -> None:
+        self.reader.open()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def page(self, dataset: Dataset, request: PageRequest, *, as_arrow: bool) -> Page:
+        return self.reader.page(dataset, request, as_arrow=as_arrow)
+
+    def freshness(self) -> dict[str, object]:
+        body = self.reader.freshness()
+        tables = body.get("tables")
+        if isinstance(tables, list):
+            body["tables"] = [t for t in tables if not is_dbt_leftover(str(t["table"]))]
+        return body
+
+    def check_ready(self) -> None:
+        self.reader.check_ready()
+
+
 def build_reader(config: ApiConfig) -> GoldReader:
     if config.athena is not None:
         from finks_api.athena import AthenaReader  # boto3 only where it is used
 
-        return AthenaReader(config.athena)
-    return DuckDBReader(config)
+        return WithoutDbtLeftovers(AthenaReader(config.athena))
+    return WithoutDbtLeftovers(DuckDBReader(config))

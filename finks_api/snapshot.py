@@ -19,6 +19,10 @@ warehouse with DuckDB at all:
   once no request uses it any more.
 * A warehouse path that cannot be copied (a directory, no permission) is logged and treated
   like a missing warehouse: 503 until it is fixed. Clients never see the server's paths.
+* A snapshot's file name starts with the warehouse's catalog name (``warehouse.<id>.duckdb``):
+  DuckDB names a database after the first dot-separated part of its file name, and dbt-duckdb
+  writes views with catalog-qualified references (``warehouse.gold.fct_daily_bars``), so a
+  copy under another catalog name could not read a single gold view.
 
 Limitation: POSIX record locks belong to a process: ``F_GETLK`` cannot see locks held by
 *this* process, and closing any descriptor of the file (the probe, the copy) drops them. So the
@@ -32,6 +36,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import stat
 import struct
@@ -61,6 +66,15 @@ class WarehouseUnavailable(RuntimeError):
 
 class NotAWarehouseFile(OSError):
     """The warehouse path exists but is not a regular file (e.g. a directory)."""
+
+
+# Snapshot files: "<catalog>.<ns>-<pid>-<thread>.duckdb" (and the older "warehouse-<ns>-<pid>-...").
+_SNAPSHOT_NAME = re.compile(r"[^.]+[.-]\d+-(?P<pid>\d+)-\d+\.duckdb(\.wal)?")
+
+
+def catalog_name(path: Path) -> str:
+    """The catalog DuckDB gives a database file: the first non-empty dot-separated part."""
+    return path.name.lstrip(".").split(".")[0]
 
 
 def wal_path(path: Path) -> Path:
@@ -156,10 +170,18 @@ class WarehouseSnapshots:
         self._refresh_lock = threading.Lock()
         self._last_problem: str | None = None  # logged once per distinct problem, not per request
 
+    @property
+    def catalog(self) -> str:
+        """The warehouse's DuckDB catalog name, which its views name (see the module docs)."""
+        return catalog_name(self.warehouse_path)
+
     def remove_orphans(self) -> None:
         """Delete snapshots left by API processes that died (their pid is in the name)."""
-        for path in self.snapshot_dir.glob("warehouse-*-*-*.duckdb*"):
-            pid = int(path.name.split("-")[2])
+        for path in self.snapshot_dir.glob("*.duckdb*"):
+            match = _SNAPSHOT_NAME.fullmatch(path.name)
+            if match is None:
+                continue
+            pid = int(match["pid"])
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -217,7 +239,7 @@ class WarehouseSnapshots:
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         # unique per copy: two stamps can share the main file's mtime (a WAL-only change)
         target = self.snapshot_dir / (
-            f"warehouse-{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.duckdb"
+            f"{self.catalog}.{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.duckdb"
         )
         target_wal = wal_path(target)
         try:

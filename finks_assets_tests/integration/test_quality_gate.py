@@ -146,7 +146,8 @@ def test_a_dbt_staging_test_failure_blocks_marts_and_python_assets_downstream(
               if not c.passed and c.asset_key.path[0] == "staging"}
     assert any(name.startswith("ohlc_consistency") for name in failed), failed
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "staging/stg_silver__bars_1m" in materialized
+    # a failed dbt build publishes nothing, so Dagster records no dbt model (its checks still show)
+    assert not {k for k in materialized if k.split("/")[0] in {"staging", "intermediate", "gold"}}
     marts = {"gold/fct_daily_bars", "gold/fct_daily_features", "gold/fct_portfolio_positions",
              "gold/daily_portfolio_summary", "intermediate/int_bars_1m__daily_rollup"}
     assert not marts & materialized  # dbt skipped every child of the failing staging tests

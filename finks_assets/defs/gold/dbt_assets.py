@@ -9,11 +9,15 @@ Two assets split the project by folder (the ``fmp_reference`` tag is set per fol
 * ``finks_dbt_fmp_reference``: the ticker-partitioned FMP reference models, unpartitioned here.
 
 Both write the one DuckDB warehouse, which takes a single writer, so both run in the
-``duckdb_gold`` concurrency pool. The manifest is a build artifact (``make manifest``); the
-factories are cached so it is read once per process, as in dagster-open-platform.
+``duckdb_gold`` concurrency pool. dbt builds into a private copy of the warehouse that is
+published (renamed over it) only when the build passed, so readers never see half a build
+(``lib/warehouse_publish.py``); the step reports its materializations after the publish, so
+Dagster records exactly what readers can see. The manifest is a build artifact
+(``make manifest``); the factories are cached so it is read once per process, as in
+dagster-open-platform.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
@@ -30,6 +34,7 @@ from finks_assets.lib.partitions import partition_dates, trading_days
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.resources.warehouse import WarehouseResource
+from finks_assets.lib.warehouse_publish import GoldBuild
 
 FMP_REFERENCE_SELECTOR = "tag:fmp_reference"
 GOLD_POOL = "duckdb_gold"
@@ -38,6 +43,9 @@ GOLD_POOL = "duckdb_gold"
 # where they took ~3 s of dbt thread time, ~15% of a 20 tickers x 2 days build. dbt Labs
 # advises the same for production builds. The data tests still run (they are the asset checks).
 DBT_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+# dbt targets that build gold in Athena (registered in Glue model by model): no warehouse file
+# to publish there. Every other target writes the DuckDB warehouse (local, s3).
+ATHENA_TARGETS = frozenset({"athena"})
 
 
 def dbt_run_settings(lake: LakeResource, **settings: str) -> dict[str, str]:
@@ -61,8 +69,9 @@ def dbt_window_settings(context: dg.AssetExecutionContext, lake: LakeResource,
 
 
 def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                        environment: Mapping[str, str], *resources: Any) -> Iterator[Any]:
-    """``dbt build`` (no unit tests) with the run settings and each resource's dbt environment.
+                        environment: Mapping[str, str], warehouse: WarehouseResource,
+                        lake: LakeResource) -> Iterator[Any]:
+    """``dbt build`` (no unit tests) with the run settings, into a copy of gold it then publishes.
 
     Drops old per-run target folders first and keeps this build's parse for the next run
     (``lib/dbt/artifacts.py`` says why).
@@ -72,16 +81,46 @@ def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     if removed:
         context.log.info(f"removed {removed} old dbt target folder(s)")
     with ExitStack() as stack:
-        for resource in resources:
-            stack.enter_context(resource.dbt_environment())
+        stack.enter_context(lake.dbt_environment())
+        if dbt.target in ATHENA_TARGETS:
+            build = None
+            stack.enter_context(warehouse.dbt_environment())
+        else:
+            build = stack.enter_context(warehouse.gold_build())
         # "cautious": a build of some models (e.g. only the seed, a backfill root) must not pull
         # in tests of models outside the selection, which may not exist yet on a fresh warehouse.
         # The environment, not --indirect-selection, since dagster-dbt may set that flag itself.
         stack.enter_context(temporary_environ({"DBT_INDIRECT_SELECTION": "cautious",
                                                **environment}))
         invocation = dbt.cli(list(DBT_BUILD_ARGS), context=context)
-        yield from invocation.stream()
+        yield from publish_then_report(context, invocation.stream(), build)
     keep_partial_parse(Path(invocation.target_path), target)
+
+
+def publish_then_report(context: dg.AssetExecutionContext, events: Iterable[Any],
+                        build: GoldBuild | None) -> Iterator[Any]:
+    """Hold dbt's events until the build is published, so Dagster records what readers see.
+
+    A failed build publishes nothing and reports no materialization (readers keep the previous
+    gold, and a retry rebuilds the whole window); its test results are still reported, so the
+    failing checks show which test stopped it. Athena (``build is None``) streams as dbt goes.
+    """
+    if build is None:
+        yield from events
+        return
+    held: list[Any] = []
+    try:
+        held.extend(events)
+    except Exception:
+        yield from (e for e in held if isinstance(e, dg.AssetCheckResult | dg.AssetCheckEvaluation))
+        raise
+    stats = build.publish()
+    context.log.info(
+        f"published gold ({stats.bytes / 1e6:.1f} MB): copy {stats.copy_seconds:.2f} s, "
+        f"publish {stats.publish_seconds:.2f} s"
+        + (f"; dropped dbt leftovers {', '.join(stats.dropped)}" if stats.dropped else "")
+    )
+    yield from held
 
 
 @cache

@@ -1,4 +1,8 @@
-"""The DuckDB warehouse that holds gold (``$FINKS_DATA_DIR/warehouse.duckdb``)."""
+"""The DuckDB warehouse that holds gold (``$FINKS_DATA_DIR/warehouse.duckdb``).
+
+dbt never writes that file in place: it builds a private copy that is renamed over it once the
+build passed (``lib/warehouse_publish.py``), so readers only ever open a published state.
+"""
 
 
 import contextlib
@@ -9,12 +13,14 @@ import dagster as dg
 import duckdb
 
 from finks_assets.lib.environ import temporary_environ
+from finks_assets.lib.warehouse_publish import GoldBuild, gold_build
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """Where dbt writes gold; readers open it read-only so they never take the write lock."""
 
     path: str
+    publish_lock_timeout: float = 1800.0  # seconds a build waits for another one to publish
 
     def connect_read_only(self) -> duckdb.DuckDBPyConnection:
         if not Path(self.path).exists():
@@ -32,3 +38,14 @@ class WarehouseResource(dg.ConfigurableResource):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with temporary_environ({"FINKS_WAREHOUSE_PATH": self.path}):
             yield
+
+    @contextlib.contextmanager
+    def gold_build(self) -> Iterator[GoldBuild]:
+        """A private copy of the warehouse for one dbt build, exposed to dbt as its path.
+
+        The caller publishes it (``GoldBuild.publish``) only after ``dbt build`` succeeded;
+        otherwise it is deleted and the live warehouse stays as the last build published it.
+        """
+        with gold_build(Path(self.path), self.publish_lock_timeout) as build, \
+                temporary_environ({"FINKS_WAREHOUSE_PATH": str(build.path)}):
+            yield build
