@@ -5,29 +5,40 @@
 #   docker build -t finks:dev .
 #   docker run --rm -p 3030:3030 finks:dev          # code server on :3030
 #
-# Stage 1 installs the hash-locked dependencies (requirements.lock, `make lock`) into a venv and
-# bakes the dbt manifest (`dbt parse`), so nothing is parsed at container start.
+# Stage 1 installs the runtime set of uv.lock (the lock CI tests; `make lock`) and the k8s extra
+# into a venv with `uv sync --frozen --no-dev` (uv checks every wheel against the lock's hashes)
+# and bakes the dbt manifest (`dbt parse`), so nothing is parsed at container start.
 # Stage 2 is the slim runtime: no compilers, no pip cache, no secrets, a non-root user.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The highest Python of the policy (pyproject's requires-python; CI also tests the lowest, 3.11).
+ARG PYTHON_IMAGE=python:3.13-slim-bookworm
+
+# uv's own image, only to copy its static binary into the builder (Dependabot bumps the tag).
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+# uv only lives in the builder; the runtime stage copies the finished venv.
+COPY --from=uv /uv /usr/local/bin/uv
 WORKDIR /app
-# Dependencies first (own layer, re-used while only source changes). --require-hashes refuses
-# anything that is not exactly what the lock file names.
-COPY requirements.lock ./
-RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+# Dependencies first (own layer, re-used while only source changes): exactly uv.lock's runtime
+# set plus the k8s extra (--frozen: the lock as committed, never re-resolved; --no-dev: no
+# dependency group).
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --extra k8s --no-install-project --python /usr/local/bin/python3
 # Source (.dockerignore is an allow-list: only the package, the dbt project and metadata).
 COPY . .
-# Editable install keeps finks_assets next to finks_dbt (gold.py finds the dbt project relative to
-# the package), then the manifest is built here, once, as the design asks.
-RUN pip install --no-cache-dir --no-deps -e . \
+# The project goes in editable (uv's default), which keeps finks_assets next to finks_dbt (gold.py
+# finds the dbt project relative to the package), then the manifest is built here, once.
+RUN uv sync --frozen --no-dev --extra k8s --python /usr/local/bin/python3 \
     && FINKS_DATA_DIR=/tmp/finks-build dbt parse --project-dir finks_dbt --profiles-dir finks_dbt \
     && test -s finks_dbt/target/manifest.json \
     && rm -rf finks_dbt/logs logs /tmp/finks-build

@@ -28,11 +28,11 @@ class ToolResult:
 
 
 def venv_tool(name: str) -> str:
-    """The checker installed next to this interpreter (the dev extra), never a stray global one."""
+    """The checker installed next to this interpreter (the test group), never a stray global one."""
     candidate = Path(sys.executable).parent / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"{name} is not installed: pip install -e '.[dev]'")
+        raise FileNotFoundError(f"{name} is not installed: make install-test")
     return found
 
 

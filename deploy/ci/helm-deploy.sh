@@ -11,7 +11,7 @@
 #   CODE_LOCATION_ROLE_ARN  IRSA role of the code location + runs (pulumi stack output code_location_role_arn)
 #   API_ROLE_ARN            IRSA role of the data API             (pulumi stack output api_role_arn)
 #   NAMESPACE               default: finks
-#   DAGSTER_CHART_VERSION   default: 1.13.27 (keep equal to dagster in requirements.lock)
+#   DAGSTER_CHART_VERSION   default: 1.13.27 (keep equal to dagster in uv.lock)
 set -euo pipefail
 
 : "${FINKS_ENV_NAME:?set FINKS_ENV_NAME to staging or prod}"

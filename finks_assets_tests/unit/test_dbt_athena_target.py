@@ -21,7 +21,7 @@ from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("dbt.adapters.athena") is None,
-    reason="dbt-athena-community not installed (pip install -e '.[dev]' or '.[athena]')",
+    reason="dbt-athena-community not installed (make install: it is a runtime dependency)",
 )
 PARTITIONED_MARTS = ("fct_daily_bars", "fct_daily_features")
 GOLD_DATABASE = "finks_prod_gold_db"  # what LakeResource.dbt_environment() exports in aws mode

@@ -20,10 +20,14 @@ from finks_assets_tests.deploy_tools import (
     REPO_ROOT,
     WORKFLOWS_DIR,
     check_workflow_schema,
+    run_tool,
     zizmor,
 )
+from finks_assets_tests.unit.test_deploy_image import python_policy
 
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
+DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"
+MAKEFILE = REPO_ROOT / "Makefile"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
 
@@ -84,7 +88,8 @@ def test_broken_workflow_fails_the_schema(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
 def test_workflows_pass_zizmor(persona: str) -> None:
-    result = zizmor(*WORKFLOWS, "--persona", persona)
+    # zizmor audits dependabot.yml too (e.g. a cooldown before proposing fresh releases).
+    result = zizmor(*WORKFLOWS, DEPENDABOT, "--persona", persona)
     assert result.ok, result.output
 
 
@@ -131,7 +136,7 @@ def test_aws_access_is_oidc_only() -> None:
 def test_ci_runs_the_test_suite_lint_slim_ci_and_a_docker_build() -> None:
     ci = workflow("ci.yml")
     runs = "\n".join(step.get("run", "") for _, step in all_steps(ci))
-    assert ".ci/run" in runs  # .ci/run = make install + make test
+    assert ".ci/run" in runs  # .ci/run = make install-test + make test
     assert "ruff check" in runs
     assert "state:modified+" in runs and "--defer" in runs and "--state ../prod-manifest" in runs
     assert any("docker/build-push-action" in step.get("uses", "") for _, step in all_steps(ci))
@@ -139,7 +144,76 @@ def test_ci_runs_the_test_suite_lint_slim_ci_and_a_docker_build() -> None:
     defs_steps = [step.get("run", "") for step in ci["jobs"]["definitions"]["steps"]]
     check = next(i for i, run in enumerate(defs_steps) if re.search(r"\bdg check defs\b", run))
     assert any("make manifest" in run for run in defs_steps[:check])
-    assert re.search(r"^make test$", (REPO_ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+    ci_run = (REPO_ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make install-test$", ci_run, re.MULTILINE)
+    assert re.search(r"^make test$", ci_run, re.MULTILINE)
+
+
+def test_one_lock_everywhere() -> None:
+    """Issue 16: the Makefile, .ci/run, CI and the image all install from uv.lock, frozen."""
+    makefile = MAKEFILE.read_text()
+    assert re.search(r"^UV_SYNC = \$\(UV\) sync --frozen ", makefile, re.MULTILINE)
+    installs = re.findall(r"^\t(.*(?:pip install|uv sync|UV_SYNC).*)$", makefile, re.MULTILINE)
+    # The only pip installs are those that bootstrap uv itself when it is not on PATH.
+    pip_installs = [line for line in installs if "pip install" in line]
+    assert pip_installs, "uv is bootstrapped from PyPI when missing"
+    assert all(line.count("pip install") == line.count('"uv>=0.8,<1"') for line in pip_installs)
+    assert all("$(UV_SYNC)" in line for line in installs if "pip install" not in line)
+    # make demo installs the runtime set only; make test adds the test group.
+    assert re.search(r"^\$\(BIN\)/\.installed:.*uv\.lock", makefile, re.MULTILINE)
+    assert "$(UV_SYNC) --no-default-groups" in makefile
+    assert re.search(r"^test: manifest \$\(BIN\)/\.test-installed$", makefile, re.MULTILINE)
+    assert "$(UV_SYNC) --no-default-groups --group test" in makefile
+    assert not (REPO_ROOT / "requirements.lock").exists(), "uv.lock is the only lock"
+    ci = workflow("ci.yml")
+    runs = "\n".join(step.get("run", "") for _, step in all_steps(ci))
+    assert "pip install" not in runs, "CI installs through the Makefile (uv.lock) only"
+    assert "make lint" in runs and "make lock-check" in runs
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert lint and "deptry finks_assets finks_api" in lint.group(1)
+
+
+def test_ci_compares_the_image_with_the_runtime_set() -> None:
+    steps = workflow("ci.yml")["jobs"]["docker-build"]["steps"]
+    build = next(i for i, s in enumerate(steps) if "build-push-action" in s.get("uses", ""))
+    compare = next(i for i, s in enumerate(steps) if "image_packages.py" in s.get("run", ""))
+    assert compare > build
+    run = steps[compare]["run"]
+    assert "make -s runtime-requirements" in run and "finks:ci python" in run
+    target = re.search(r"^runtime-requirements:.*\n\t(.*)$", MAKEFILE.read_text(), re.MULTILINE)
+    assert target and "export --frozen --no-dev" in target.group(1)
+
+
+def test_ci_tests_the_lowest_and_highest_python() -> None:
+    lowest, highest = python_policy()
+    ci = workflow("ci.yml")
+    assert ci["jobs"]["test"]["strategy"]["matrix"]["python-version"] == [lowest, highest]
+    for job_id, job in ci["jobs"].items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/setup-python@"):
+                version = step["with"]["python-version"]
+                assert version in (highest, "${{ matrix.python-version }}"), f"{job_id}: {version}"
+                # The Makefile must use that interpreter, not whatever python3.x is on PATH.
+                assert job.get("env", {}).get("PYTHON") == "python", job_id
+
+
+def test_dependabot_covers_actions_the_lock_and_the_image() -> None:
+    result = run_tool("check-jsonschema", "--builtin-schema", "vendor.dependabot", DEPENDABOT)
+    assert result.ok, result.output
+    config = yaml.safe_load(DEPENDABOT.read_text())
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    assert {"github-actions", "uv", "docker"} <= ecosystems
+    uv = next(u for u in config["updates"] if u["package-ecosystem"] == "uv")
+    ignored = {i["dependency-name"]: i.get("versions") for i in uv.get("ignore", [])}
+    assert ignored.get("dbt-core") == [">=1.12"]
+
+
+def test_broken_dependabot_config_fails_the_schema(tmp_path: Path) -> None:
+    broken = tmp_path / "dependabot.yml"
+    broken.write_text("version: 2\nupdates:\n  - package-ecosystem: uv\n    directory: /\n")
+    result = run_tool("check-jsonschema", "--builtin-schema", "vendor.dependabot", broken)
+    assert not result.ok  # no schedule
+    assert "schedule" in result.output
 
 
 def test_deploy_goes_staging_then_manual_production() -> None:
