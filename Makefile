@@ -19,7 +19,7 @@ export DAGSTER_HOME ?= $(FINKS_DATA_DIR)/dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: help install install-test manifest demo test dev api bench bench-profile bench-api lint lock lock-check runtime-requirements clean up down
+.PHONY: replay-demo help install install-test manifest demo test dev api bench bench-profile bench-api lint lock lock-check runtime-requirements clean up down
 
 help:
 	@echo "make demo   - install, then materialize bronze -> silver -> gold for the last 5 trading days"
@@ -74,6 +74,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 demo: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/finks demo --days 5
+
+# The intraday stream end to end: replay the last session as micro-batches, live VWAP, compaction.
+replay-demo: manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/finks replay-demo
 
 test: manifest $(BIN)/.test-installed
 	$(BIN)/python -m pytest

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dagster as dg
 
 from finks_assets.defs.bars_1m.silver import SILVER_BARS, SILVER_QUARANTINE
-from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.landing import (
     LANDING_ZONE,
     ArrivalCursor,
@@ -27,6 +26,7 @@ from finks_assets.lib.lake.landing import (
 from finks_assets.lib.partitions import trading_days
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
+from finks_assets.lib.stream.layout import STREAM_DATASET
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 
 LANDED_BARS_JOB = "landed_bars_pipeline"
@@ -69,15 +69,15 @@ def arrival_requests(
             reason = str(exc)
         else:
             key = landed.trade_date.isoformat()
+            if landed.dataset == STREAM_DATASET:
+                continue  # micro-batches: `finks stream-consume` reads them, compaction lands them
             if landed.source != source:
                 reason = (f"source {landed.source!r} is not the configured bar source "
                           f"{source!r} (FINKS_SOURCE); silver reads only {source!r} payloads")
             elif landed.dataset != BARS_DATASET:
                 reason = f"dataset {landed.dataset!r} has no landing pipeline (only {BARS_DATASET})"
             elif key not in valid_keys:
-                reason = f"{key} is not a trading-day partition"
-            elif not market_calendar.is_session(landed.trade_date):
-                reason = f"{key} is not an XNYS session (market closed)"
+                reason = f"{key} is not a trading-day partition (an XNYS session)"
         if reason:
             context.log.warning(f"skipping s3://{bucket}/{obj.key}: {reason}")
             continue
