@@ -112,9 +112,10 @@ class Before:
 
 
 def _finks(data_dir: str, n: int, days: list[dt.date], log_dir: Path,
-           repo: Path = REPO) -> Measurement:
+           repo: Path = REPO, refetch: bool = False) -> Measurement:
     return run_task("finks_range", {"data_dir": data_dir, "tickers": n,
-                                    "first": days[0].isoformat(), "last": days[-1].isoformat()},
+                                    "first": days[0].isoformat(), "last": days[-1].isoformat(),
+                                    **({"refetch": True} if refetch else {})},
                     log_dir=log_dir, repo=repo)
 
 
@@ -265,7 +266,7 @@ def reingest(root: Path, n: int, days: int, history: int, reloads: int,
         loads = []
         for i in range(reloads + 1):
             before = _snapshot(lake)
-            m = _finks(data_dir, n, window, log_dir)
+            m = _finks(data_dir, n, window, log_dir, refetch=True)
             after = _snapshot(lake)
             changed = [p for p, stat in after.items() if before.get(p) != stat]
             outside = [p for p in changed if not any(k in p for k in window_keys)]

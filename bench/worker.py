@@ -39,7 +39,9 @@ def finks_range(args: dict[str, Any]) -> dict[str, Any]:
     settings = _settings(args["data_dir"], args["tickers"])
     imported = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
-        result = run_range(settings, args["first"], args["last"], instance=instance)
+        # refetch: a re-load fetches again what bronze holds (the fetch planner would skip it).
+        extra = {"refetch": True} if args.get("refetch") else {}
+        result = run_range(settings, args["first"], args["last"], instance=instance, **extra)
         steps: dict[str, float] = {}
         starts: dict[str, float] = {}
         for entry in instance.all_logs(result.run_id):

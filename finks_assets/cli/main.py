@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from finks_assets.cli.stream import add_stream_commands
 from finks_assets.cli.summary import format_summary, gold_summary
 from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 from finks_assets.lib import market_calendar
@@ -34,6 +35,7 @@ def run_range(
     tickers: Sequence[str] | None = None,
     instance: dg.DagsterInstance | None = None,
     resource_overrides: Mapping[str, Any] | None = None,
+    refetch: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Materialize bronze -> gold for the partitions first_key..last_key in one run.
 
@@ -45,10 +47,11 @@ def run_range(
 
     defs = build_definitions(settings, resource_overrides)
     job = defs.resolve_job_def(DAILY_BARS_JOB)
-    run_config = {}
-    if tickers:
-        bronze_op = "bronze__fmp_eod" if settings.source == "fmp" else "bronze__bars_1m"
-        run_config = {"ops": {bronze_op: {"config": {"tickers": list(tickers)}}}}
+    bronze_op = "bronze__fmp_eod" if settings.source == "fmp" else "bronze__bars_1m"
+    config: dict[str, Any] = {"tickers": list(tickers)} if tickers else {}
+    if refetch and settings.source != "fmp":
+        config["refetch"] = True  # re-fetch what bronze already holds (the fetch planner skips it)
+    run_config = {"ops": {bronze_op: {"config": config}}} if config else {}
     return job.execute_in_process(
         run_config=run_config,
         instance=instance,
@@ -140,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--tickers", help="comma list; default FINKS_UNIVERSE")
     demo_parser.set_defaults(func=demo)
     sub.add_parser("summary", help="print the gold summary").set_defaults(func=summary)
+    add_stream_commands(sub)
     args = parser.parse_args(argv)
     if getattr(args, "days", 1) < 1:
         parser.error("--days must be at least 1")

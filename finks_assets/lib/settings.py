@@ -26,6 +26,8 @@ from pydantic import (
     AliasChoices,
     BeforeValidator,
     Field,
+    NonNegativeFloat,
+    NonNegativeInt,
     PositiveInt,
     SecretStr,
     ValidationError,
@@ -108,6 +110,10 @@ class FinksSettings(BaseSettings):
     universe_spec: Text = Field(str(DEFAULT_UNIVERSE_FILE), validation_alias="FINKS_UNIVERSE")
     synthetic_seed: int = 7
     partitions_per_run: PositiveInt = 21  # days per bronze/silver backfill run
+    # The trailing re-check: re-fetch the last N sessions after the close (0 = off) and warn
+    # on restated values whose relative change exceeds the tolerance (0 = any change).
+    restatement_lookback_sessions: NonNegativeInt = 5
+    restatement_tolerance: Annotated[NonNegativeFloat, Blank] = 0.0
     api_port: int = Field(8000, ge=1, le=65535)
     api_key_store: Annotated[Path | None, Blank, Absolute] = None  # see api_key_store_path
     athena_workgroup: Annotated[str, Blank, _matching(r"[A-Za-z0-9._\-]{1,128}",

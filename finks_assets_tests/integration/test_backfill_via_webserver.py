@@ -361,7 +361,7 @@ def by_ticker(lab: Lab, first: First) -> ByTicker:
     before_files = {d: _bronze_files(lab, d) for d in TICKER_DAYS}
     silver_before = {d: _silver_tickers(lab, d) for d in TICKER_DAYS}
     started = time.monotonic()
-    run_config = f"ops:\n  bronze__bars_1m:\n    config:\n      tickers:\n        - {TICKER}\n"
+    run_config = f"ops:\n  bronze__bars_1m:\n    config:\n      refetch: true\n      tickers:\n        - {TICKER}\n"
     backfill_id = _launch(lab, [BRONZE, SILVER, QUARANTINE], TICKER_DAYS, run_config)
     result = _wait(lab, backfill_id, started)
     print(f"\nbackfill by ticker: {result.status} in {result.seconds:.0f} s")

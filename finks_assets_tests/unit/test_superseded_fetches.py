@@ -148,6 +148,7 @@ def test_skipping_leaves_silver_quarantine_and_counts_unchanged(tmp_path: Path) 
             [bronze_bars_1m],
             resources={**build_resources(settings), "market_data": ReloadMarketData(variant=variant)},
             tags={RANGE_START_TAG: DAY_1.isoformat(), RANGE_END_TAG: DAY_2.isoformat()},
+            run_config={"ops": {"bronze__bars_1m": {"config": {"refetch": True}}}},  # re-loads
         )
         assert result.success
     store = LakeStore.local(str(tmp_path / "finks" / "lake"))

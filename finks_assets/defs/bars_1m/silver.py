@@ -10,6 +10,12 @@ materialized with its own numbers; a day that fails one is *held*: nothing of it
 it is not materialized, the step fails, and Dagster therefore never builds its gold (a
 backfill does not request the downstream of a failed partition). Re-running the day after the
 fix completes it.
+
+With ``only_changed: true`` (the restatement re-check sets it) a day whose bars and quarantine
+equal what silver already holds (``ingested_at`` aside) is neither rewritten nor materialized:
+its file, its mtime and its gold stay as they are. Each day that did change is materialized
+with ``changed_on_recheck`` in its metadata, which the restated-days sensor turns into a gold
+run for that day alone (``defs/bars_1m/restatements.py``).
 """
 
 
@@ -18,7 +24,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
+from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.partitions import partition_dates, trading_days
 from finks_assets.lib.quality.silver_gate import (
     SILVER_CHECK_SPECS,
@@ -30,11 +38,22 @@ from finks_assets.lib.quality.thresholds import QualityResource
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.transforms.bronze_reader import read_bronze
-from finks_assets.lib.transforms.silver_bars import clean_bars
+from finks_assets.lib.transforms.partition_diff import same_as_held
+from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
 
 BRONZE_BARS = dg.AssetKey(["bronze", "bars_1m"])
 SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
 SILVER_QUARANTINE = dg.AssetKey(["silver", "bars_1m_quarantine"])
+# Metadata on a silver day that the restatement re-check found changed (and so rewrote).
+RECHECK_CHANGED_KEY = "changed_on_recheck"
+
+
+class SilverConfig(dg.Config):
+    only_changed: bool = Field(
+        default=False,
+        description="Write and materialize only the days whose rows differ from what silver "
+                    "holds (the restatement re-check sets it, so gold rebuilds only those days).",
+    )
 
 
 @dg.multi_asset(
@@ -56,6 +75,7 @@ SILVER_QUARANTINE = dg.AssetKey(["silver", "bars_1m_quarantine"])
 )
 def silver_bars_1m(
     context: dg.AssetExecutionContext,
+    config: SilverConfig,
     market_data: MarketDataResource,
     lake: LakeResource,
     quality: QualityResource,
@@ -72,6 +92,11 @@ def silver_bars_1m(
         context.log.warning(f"rejected landed file {f.path}: {f.reason}: {f.detail}")
     gate = run_silver_gate(result, days, store, writer, quality.bars_1m)
     released = [d for d in days if d.isoformat() not in gate.held]
+    if config.only_changed:
+        unchanged = [d for d in released if _unchanged(store, result, d)]
+        released = [d for d in released if d not in unchanged]
+        context.log.info(f"only_changed: {len(released)} day(s) changed {released or ''}, "
+                         f"{len(unchanged)} unchanged and left as they are")
     keys = [d.isoformat() for d in released]
     bars = writer.write_partitions("silver", "bars_1m", _on(result.bars, released), keys)
     quarantine = writer.write_partitions(
@@ -84,14 +109,24 @@ def silver_bars_1m(
         f" {len(read.rejected_files)} landed files rejected;"
         f" held {sorted(gate.held) or 'none'}"
     )
+    changed = {RECHECK_CHANGED_KEY: True} if config.only_changed else {}
     metadata = {
-        SILVER_BARS: {d: _bars_metadata(d, gate, bars.rows[d.isoformat()]) for d in released},
+        SILVER_BARS: {d: {**_bars_metadata(d, gate, bars.rows[d.isoformat()]), **changed}
+                      for d in released},
         SILVER_QUARANTINE: {d: {"dagster/row_count": quarantine.rows[d.isoformat()],
                                 "by_reason": dg.MetadataValue.json(gate.reports[d].quarantined)}
                             for d in released},
     }
-    yield from _materializations(context, metadata, held=bool(gate.held))
+    yield from _materializations(context, metadata, held=len(released) < len(days))
     yield from silver_check_results(gate)
+
+
+def _unchanged(store: LakeStore, result: SilverResult, day: dt.date) -> bool:
+    """Whether the day's bars and quarantine equal the partitions silver holds."""
+    return all(
+        same_as_held(store, "silver", dataset, day, _on(frame, [day]), ignore=("ingested_at",))
+        for dataset, frame in (("bars_1m", result.bars), ("bars_1m_quarantine", result.quarantine))
+    )
 
 
 def _on(frame: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
@@ -120,9 +155,9 @@ def _materializations(
     """Materialize the released days only, each with its own day's numbers.
 
     With nothing held, one MaterializeResult per asset covers every partition of the run (its
-    metadata set per partition) and lets gold in the same run go on. With a held day, each
-    released day gets its own materialization event and the outputs are skipped, so neither
-    Dagster nor gold ever counts the held day as materialized.
+    metadata set per partition) and lets gold in the same run go on. With a held day (or one
+    left alone as unchanged), each released day gets its own materialization event and the
+    outputs are skipped, so neither Dagster nor gold ever counts that day as materialized.
     """
     for key, by_day in metadata.items():
         if held:
