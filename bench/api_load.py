@@ -1,6 +1,7 @@
 """Load benchmark of the data API, side by side with the same query straight on DuckDB.
 
     python -m bench.api_load [--duration 5] [--clients 1,10,50] [--out docs/benchmarks-api.md]
+                             [--mixed-clients 20] [--mixed-duration 30] [--only-mixed]
 
 * Data: one calendar year (2024, 252 XNYS sessions) of gold for the portfolio tickers, made by
   the real pipeline (synthetic source -> bronze -> silver -> dbt) in ``--data-dir``; reused
@@ -12,8 +13,13 @@
   level after a short warm-up. The direct baseline runs the same SQL with bound parameters
   from the same number of threads, each with its own DuckDB cursor, fetching all rows into
   Python (what a client of the database would do).
+* Mixed profile (issue 18): ``--mixed-clients`` clients (20) for ``--mixed-duration`` seconds
+  (30) cycle through :data:`MIXED` -- valid pages, probes and the invalid requests a hostile or
+  careless client sends (no key, an unknown key, a missing scope, bad dates, tickers, cursors,
+  limits, unknown paths) -- and every answer must have the expected status. Target: p99 < 100 ms
+  on an otherwise idle machine.
 * Bounded: every level runs for a fixed time; the whole run takes about
-  2 scenarios x 2 modes x levels x (duration + 1) seconds plus the pipeline.
+  2 scenarios x 2 modes x levels x (duration + 1) seconds + the mixed profile + the pipeline.
 """
 
 from __future__ import annotations
@@ -77,6 +83,37 @@ SCENARIOS = (
         entities=None,
     ),
 )
+
+
+@dataclass(frozen=True)
+class MixedRequest:
+    """One request of the mixed profile: the path, which key it sends, the status it must get."""
+
+    path: str
+    key: str  # "all", "prices" (no portfolio scope), "unknown" (well-formed, never issued), "none"
+    status: int
+
+
+UNKNOWN_KEY = "fk_" + "0" * 12 + "_" + "A" * 43
+MIXED = (
+    MixedRequest("/v1/daily-bars/AAPL?start=2024-01-01&end=2024-12-31", "all", 200),
+    MixedRequest("/v1/portfolio-summary?start=2024-01-01&end=2024-12-31", "all", 200),
+    MixedRequest("/v1/daily-bars?tickers=MSFT,NVDA&start=2024-06-01&end=2024-06-30", "all", 200),
+    MixedRequest("/v1/daily-features?tickers=SPY&start=2024-10-01", "all", 200),
+    MixedRequest("/v1/freshness", "all", 200),
+    MixedRequest("/healthz", "none", 200),
+    MixedRequest("/v1/daily-bars/AAPL", "none", 401),
+    MixedRequest("/v1/daily-bars/AAPL", "unknown", 401),
+    MixedRequest("/v1/portfolio-summary", "prices", 403),
+    MixedRequest("/v1/daily-bars?start=0", "all", 422),
+    MixedRequest("/v1/daily-bars?start=1764547200&end=2024-13-01", "all", 422),
+    MixedRequest("/v1/daily-bars/A%3BDROP%20TABLE", "all", 422),
+    MixedRequest("/v1/daily-bars?cursor=bm90LWEtY3Vyc29y", "all", 422),
+    MixedRequest("/v1/daily-bars?limit=1000000", "all", 422),
+    MixedRequest("/v1/no-such-route", "all", 404),
+    MixedRequest("/healthz%0akey_id=forged", "none", 404),
+)
+MIXED_SCENARIO = "mixed valid/invalid (16 kinds, 6 valid)"
 
 
 @dataclass
@@ -211,6 +248,29 @@ def api_worker(port: int, key: str, scenario: Scenario, rows: int) -> Callable[[
     return make
 
 
+def mixed_worker(port: int, keys: dict[str, str]) -> Callable[[], Callable[[], bool]]:
+    """Each client walks :data:`MIXED` from its own starting point; a wrong status is an error."""
+    starts = iter(range(10_000))
+
+    def make() -> Callable[[], bool]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        position = next(starts) % len(MIXED)
+
+        def call() -> bool:
+            nonlocal position
+            request = MIXED[position]
+            position = (position + 1) % len(MIXED)
+            headers = {"X-API-Key": keys[request.key]} if request.key in keys else {}
+            conn.request("GET", request.path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status == request.status
+
+        return call
+
+    return make
+
+
 def duckdb_worker(con: duckdb.DuckDBPyConnection, scenario: Scenario, rows: int) -> Callable[[], Callable[[], bool]]:
     """A client of the database: its own cursor, the API's SQL, every row fetched."""
     sql, params = scenario.sql(con)
@@ -226,11 +286,11 @@ def duckdb_worker(con: duckdb.DuckDBPyConnection, scenario: Scenario, rows: int)
     return make
 
 
-def measure(label: str, scenario: Scenario, mode: str, clients: int, duration: float,
+def measure(label: str, scenario_name: str, mode: str, clients: int, duration: float,
             make_worker: Callable[[], Callable[[], bool]]) -> Result:
     closed_loop(clients, min(1.0, duration), make_worker)  # warm-up, discarded
     latencies, errors, elapsed = closed_loop(clients, duration, make_worker)
-    result = Result(scenario.name, mode, clients, len(latencies), errors, elapsed, latencies)
+    result = Result(scenario_name, mode, clients, len(latencies), errors, elapsed, latencies)
     print(f"{label:<44} {mode:<7} c={clients:<3} n={result.requests:<6} "
           f"{result.throughput:8.0f} req/s  p50={result.pct(.5):6.2f}  p95={result.pct(.95):6.2f}  "
           f"p99={result.pct(.99):6.2f} ms  errors={errors}", flush=True)
@@ -263,18 +323,26 @@ def render(results: list[Result], meta: dict[str, str]) -> str:
         )
     errors = sum(r.errors for r in results)
     lines += ["", f"Failed or wrong-sized responses across the run: {errors}.", ""]
+    lines += ["## Against the targets", ""]
     target = next((r for r in results if r.mode == "api" and r.clients == 10
                    and r.scenario == SCENARIOS[0].name), None)
     if target is not None:
         baseline = direct.get((target.scenario, 10))
         ratio = target.pct(.99) / baseline.pct(.99) if baseline else float("nan")
         lines += [
-            "## Against the targets",
-            "",
             f"- p99 of one ticker-year of daily bars at 10 clients: **{target.pct(.99):.1f} ms** "
             f"(target < 50 ms: {'met' if target.pct(.99) < 50 else 'NOT met'} in this run).",
             f"- the same against direct DuckDB at 10 clients: **{ratio:.1f}x** "
             f"(target within 3x: {'met' if ratio <= 3 else 'NOT met'} in this run).",
+            "",
+        ]
+    mixed = next((r for r in results if r.scenario == MIXED_SCENARIO), None)
+    if mixed is not None:
+        lines += [
+            f"- p99 of the mixed valid/invalid profile at {mixed.clients} clients: "
+            f"**{mixed.pct(.99):.1f} ms** at {mixed.throughput:,.0f} req/s (target < 100 ms: "
+            f"{'met' if mixed.pct(.99) < 100 else 'NOT met'} in this run; "
+            f"{mixed.errors} answers with an unexpected status).",
             "",
         ]
     lines += [
@@ -283,6 +351,11 @@ def render(results: list[Result], meta: dict[str, str]) -> str:
         "- *HTTP API*: `GET` with `X-API-Key` over a keep-alive connection per client; the time",
         "  covers request, auth (key hash + constant-time compare), parameter validation, the",
         "  query on the API's warehouse snapshot, JSON rendering and the response body read.",
+        "- *mixed*: each client cycles through 16 requests (`bench/api_load.py` `MIXED`): 6 valid",
+        "  (a ticker-year, a portfolio-year, two tickers for a month, a feature filter, freshness,",
+        "  healthz) and 10 refused (no key, an unknown key, a missing scope -> 401/403; Unix-time",
+        "  and impossible dates, an injection-shaped ticker, a forged cursor, an oversized limit",
+        "  -> 422; unknown paths, one with an encoded newline -> 404). A wrong status is an error.",
         "- *DuckDB direct*: the very statement the API runs (`finks_api.datasets.page_query`,",
         "  which renders each row to JSON inside DuckDB) with the same bound parameters, from the",
         "  same number of threads, each with its own cursor on one read-only connection, all",
@@ -302,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per level")
     parser.add_argument("--clients", default="1,10,50")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-api.md")
+    parser.add_argument("--mixed-clients", type=int, default=20)
+    parser.add_argument("--mixed-duration", type=float, default=30.0, help="seconds")
+    parser.add_argument("--only-mixed", action="store_true",
+                        help="run the mixed profile only (no per-query levels, no DuckDB baseline)")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",")]
     data_dir = args.data_dir.absolute()
@@ -314,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = FinksSettings.from_env({"FINKS_DATA_DIR": str(data_dir)})
     store = KeyStore(settings.api_key_store_path)
     created = store.create(["prices:read", "portfolio:read"], name="bench")
+    prices_only = store.create(["prices:read"], name="bench-prices-only")
     key = created.key
+    keys = {"all": key, "prices": prices_only.key, "unknown": UNKNOWN_KEY}
     port = free_port()
     server = start_server(data_dir, port)
     results: list[Result] = []
@@ -322,19 +401,22 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            for scenario in SCENARIOS:
+            for scenario in () if args.only_mixed else SCENARIOS:
                 sql, params = scenario.sql(con)
                 rows = len(con.execute(sql, params).fetchall())
                 assert 0 < rows <= DEFAULT_PAGE_SIZE, rows
                 row_counts[scenario.name] = rows
                 for clients in levels:
-                    results.append(measure(scenario.name, scenario, "api", clients, args.duration,
-                                           api_worker(port, key, scenario, rows)))
-                    results.append(measure(scenario.name, scenario, "duckdb", clients, args.duration,
-                                           duckdb_worker(con, scenario, rows)))
+                    results.append(measure(scenario.name, scenario.name, "api", clients,
+                                           args.duration, api_worker(port, key, scenario, rows)))
+                    results.append(measure(scenario.name, scenario.name, "duckdb", clients,
+                                           args.duration, duckdb_worker(con, scenario, rows)))
+        results.append(measure(MIXED_SCENARIO, MIXED_SCENARIO, "api", args.mixed_clients,
+                               args.mixed_duration, mixed_worker(port, keys)))
     finally:
         stop_server(server)
         store.revoke(created.record.key_id)
+        store.revoke(prices_only.record.key_id)
 
     meta = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -344,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"({'built by the real pipeline in ' + format(build_seconds, '.0f') + ' s' if build_seconds else 'built earlier by the real pipeline, reused'})",
         "server": "`finks-api serve` = uvicorn, 1 worker, access log on; load generator in a "
                   "separate process on the same 2 cores",
-        "per level": f"{args.duration:g} s measured after a 1 s warm-up",
+        "per level": f"{args.duration:g} s measured after a 1 s warm-up; mixed profile: "
+                     f"{args.mixed_clients} clients for {args.mixed_duration:g} s",
         "rows per response": ", ".join(f"{k}: {v}" for k, v in row_counts.items()),
         "machine load": f"1-min load average {load_before:.1f} before and "
                         f"{os.getloadavg()[0]:.1f} after the run (other jobs share the 2 cores)",

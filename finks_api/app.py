@@ -16,6 +16,7 @@ import anyio.to_thread
 import duckdb
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
 from finks_api import datasets, models
@@ -25,6 +26,7 @@ from finks_api.config import DEFAULT_PAGE_SIZE, MAX_FILTER_VALUES, MAX_PAGE_SIZE
 from finks_api.datasets import Dataset, DatasetMissing, InvalidParameter
 from finks_api.formats import MEDIA_TYPES, Format, encode, negotiate
 from finks_api.keys import KeyStore, KeyStoreError
+from finks_api.live import live_router
 from finks_api.readers import GoldQueryFailed, build_reader
 from finks_api.snapshot import WarehouseUnavailable
 from finks_assets.lib.tickers import InvalidTickerError, validate_ticker, validate_tickers
@@ -57,10 +59,19 @@ ListParam = Annotated[
 ERRORS = {
     401: {"model": models.Problem, "description": "Missing, invalid or revoked API key."},
     403: {"model": models.Problem, "description": "The key lacks the endpoint's scope."},
+    404: {"model": models.Problem, "description": "The dataset is not built in this warehouse yet."},
     422: {"description": "A parameter failed validation."},
     502: {"model": models.Problem, "description": "The gold backend (Athena) failed the query."},
     503: {"model": models.Problem, "description": "The warehouse is not available yet."},
 }
+
+
+Adjusted = Annotated[bool, Query(description="true: prices back-adjusted for splits and dividends "
+                                          "(gold.fct_daily_bars_adjusted, plus adjustment_factor).")]
+
+
+def bars_dataset(adjusted: bool) -> datasets.Dataset:
+    return datasets.DAILY_BARS_ADJUSTED if adjusted else datasets.DAILY_BARS
 
 
 def _ok(model: type, formats: bool = True) -> dict:
@@ -75,6 +86,38 @@ def _split(values: str | None) -> list[str] | None:
     if len(parts) > MAX_FILTER_VALUES:
         raise InvalidParameter(f"at most {MAX_FILTER_VALUES} values per filter")
     return parts
+
+
+def _known_query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters the route and its dependencies declare (by their URL name)."""
+    names, pending = set(), [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(field.alias for field in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the route does not declare is a 422, not silently ignored.
+
+    ``?tickrs=AAPL`` or ``?strat=2025-01-01`` would otherwise return every ticker or every
+    date: the typo selects other rows without a word (the reason dates are strict, too).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    by_route = getattr(request.app.state, "known_query_parameters", None)
+    if by_route is None:  # once per app; its routes live as long as it, so their ids are stable
+        by_route = {id(r): _known_query_parameters(r) for r in request.app.routes
+                    if isinstance(r, APIRoute)}
+        request.app.state.known_query_parameters = by_route
+    known = by_route.get(id(route)) or _known_query_parameters(route)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise InvalidParameter(f"unknown query parameter(s) {shown}; this route takes "
+                               f"{', '.join(sorted(known)) or 'none'}")
 
 
 def parse_tickers(tickers: str | None) -> list[str] | None:
@@ -124,8 +167,9 @@ def create_app(config: ApiConfig) -> FastAPI:
             "JSON by default; `format=csv|parquet` or an `Accept` header for files."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
-    app.state.key_store = KeyStore(config.key_store_path)
+    app.state.key_store = KeyStore(config.key_store_path, config.key_recheck_interval)
     app.state.reader = reader
     app.add_middleware(AccessLogMiddleware)
 
@@ -182,10 +226,10 @@ def create_app(config: ApiConfig) -> FastAPI:
     def daily_bars(
         tickers: ListParam = None, start: Start = None, end: End = None,
         limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
-        accept: AcceptHeader = None,
+        accept: AcceptHeader = None, adjusted: Adjusted = False,
     ) -> Response:
         """Daily OHLCV bars (`gold.fct_daily_bars`), ordered by ticker and trade_date."""
-        return serve(datasets.DAILY_BARS, entities=parse_tickers(tickers), start=start, end=end,
+        return serve(bars_dataset(adjusted), entities=parse_tickers(tickers), start=start, end=end,
                      limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/daily-bars/{ticker}", tags=["prices"], dependencies=prices,
@@ -193,10 +237,10 @@ def create_app(config: ApiConfig) -> FastAPI:
     def daily_bars_for_ticker(
         ticker: Annotated[str, Path(max_length=15)], start: Start = None, end: End = None,
         limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None, format: FormatParam = None,
-        accept: AcceptHeader = None,
+        accept: AcceptHeader = None, adjusted: Adjusted = False,
     ) -> Response:
         """One ticker's daily bars, ordered by trade_date."""
-        return serve(datasets.DAILY_BARS, entities=[parse_ticker(ticker)], start=start, end=end,
+        return serve(bars_dataset(adjusted), entities=[parse_ticker(ticker)], start=start, end=end,
                      limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/daily-features", tags=["prices"], dependencies=prices,
@@ -242,6 +286,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     def freshness() -> dict[str, object]:
         """Latest trade_date and row count per gold table, and the age of the served snapshot."""
         return reader.freshness()
+
+    app.include_router(live_router(config, PRICES))  # GET /v1/live/{ticker}: finks_api/live.py
 
     @app.get("/healthz", tags=["probes"])
     def healthz() -> dict[str, str]:

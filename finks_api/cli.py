@@ -9,14 +9,57 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
+import logging.handlers
+import queue
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from finks_api.config import ApiConfig
 from finks_api.keys import SCOPES, KeyStore, KeyStoreError
 from finks_assets.lib.settings import FinksSettings, SettingsError
+
+
+def make_private_dirs(config: ApiConfig) -> None:
+    """Create the API's folders (``<data_dir>/api`` with the key store and the snapshots) 0700.
+
+    The snapshots are full copies of gold and the key store lists key ids and hashes: other
+    local users have no business reading either. ``mode`` only applies to folders created
+    here (minus the umask), so an operator's existing folder keeps the mode they chose.
+    """
+    for folder in (config.snapshot_dir.parent, config.snapshot_dir, config.key_store_path.parent):
+        folder.parent.mkdir(parents=True, exist_ok=True)  # the data dir: not ours to restrict
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
+@contextlib.contextmanager
+def log_through_a_queue() -> Iterator[None]:
+    """Root logging to stderr from a background thread; callers only enqueue the record.
+
+    The access log is written from the event loop for every request. A write there blocks the
+    loop and hands the GIL to the query threads, and getting it back can take a switch interval
+    (5 ms). Under the mixed load profile (bench/api_load.py, 20 clients) a stack sample of the
+    server put the handler's stderr flush in 118 of ~1,000 busy samples, the largest item on
+    the event loop (the DuckDB queries, off the loop, were 185). QueueHandler/QueueListener is
+    the standard library's answer; with it the flush left the loop's samples.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = [logging.handlers.QueueHandler(records)]
+    root.setLevel(logging.INFO)
+    listener = logging.handlers.QueueListener(records, handler)
+    listener.start()
+    try:
+        yield
+    finally:
+        listener.stop()  # writes what is still queued
+        root.handlers, _ = saved
+        root.setLevel(saved[1])
 
 
 def _serve(args: argparse.Namespace, config: ApiConfig) -> int:
@@ -24,13 +67,15 @@ def _serve(args: argparse.Namespace, config: ApiConfig) -> int:
 
     from finks_api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    make_private_dirs(config)
     if args.query_threads:
         config = dataclasses.replace(config, query_threads=args.query_threads)
-    app = create_app(config)
-    # uvicorn's own access log would repeat each request (with its query string); ours has the key id.
-    uvicorn.run(app, host=args.host, port=args.port or config.port, access_log=False,
-                log_level="info", workers=1)
+    with log_through_a_queue():
+        app = create_app(config)
+        # uvicorn's own access log would repeat each request (with its query string); ours
+        # has the key id.
+        uvicorn.run(app, host=args.host, port=args.port or config.port, access_log=False,
+                    log_level="info", workers=1)
     return 0
 
 

@@ -35,6 +35,7 @@ class ApiConfig:
     snapshot_dir: Path
     port: int = 8000
     refresh_interval: float = 1.0  # seconds between warehouse mtime checks
+    key_recheck_interval: float = 1.0  # seconds between key-store mtime checks (KeyStore)
     query_threads: int = 4  # concurrent DuckDB queries (thread pool size); see app.lifespan
     athena: AthenaConfig | None = None  # set (FINKS_ENV=aws): read gold through Athena instead
 

@@ -106,6 +106,12 @@ DAILY_BARS = Dataset(
         "first_bar_ts", "last_bar_ts", "source",
     ),
 )
+# ?adjusted=true: the same bars back-adjusted for splits and dividends (fct_daily_bars_adjusted).
+DAILY_BARS_ADJUSTED = Dataset(
+    table="fct_daily_bars_adjusted",
+    key=("ticker", "trade_date"),
+    columns=(*DAILY_BARS.columns, "adjustment_factor"),
+)
 DAILY_FEATURES = Dataset(
     table="fct_daily_features",
     key=("ticker", "trade_date"),
@@ -305,22 +311,36 @@ def _seek_predicate(key: Sequence[str], bound: Callable[[str], str]) -> str:
     return "(" + " or ".join(terms) + ")"
 
 
+# dbt's leftovers of an interrupted run (``<model>__dbt_backup``/``__dbt_tmp``): not gold.
+_DBT_LEFTOVER = re.compile(r"__dbt_(backup|tmp)$")
+
+
 def freshness(cur: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    """Latest trade_date and row count of every gold table (views included, e.g. dim_tickers)."""
-    tables = cur.execute(
-        "select t.table_name, bool_or(c.column_name = 'trade_date') "
-        "from information_schema.tables t join information_schema.columns c "
-        "on c.table_schema = t.table_schema and c.table_name = t.table_name "
-        "where t.table_schema = ? group by t.table_name order by t.table_name",
-        [GOLD_SCHEMA],
-    ).fetchall()
-    out: list[dict[str, object]] = []
-    for name, has_date in tables:
-        if not _IDENTIFIER.fullmatch(name):
-            continue
-        latest_expr = 'max("trade_date")' if has_date else "null"
-        latest, rows = cur.execute(
-            f"select {latest_expr}, count(*) from {GOLD_SCHEMA}.{_quoted(name)}"  # noqa: S608 - catalog name checked by _quoted
-        ).fetchone()
-        out.append({"table": name, "latest_trade_date": latest, "rows": rows})
-    return out
+    """Latest trade_date and row count of every gold table (views included, e.g. dim_tickers).
+
+    Two statements whatever the number of tables: the catalog (``duckdb_columns()``, about
+    half the cost of the ``information_schema`` views) and one ``union all`` of the counts.
+    Measured on the benchmark year (3 tables): 20 ms against 40 ms for the catalog view plus
+    one query per table, on the loaded 2-core machine; it was the costliest route of the mixed
+    load profile (bench/api_load.py).
+    """
+    tables = [
+        (name, has_date) for name, has_date in cur.execute(
+            "select table_name, bool_or(column_name = 'trade_date') from duckdb_columns() "
+            "where database_name = current_database() and schema_name = ? "
+            "group by table_name order by table_name",
+            [GOLD_SCHEMA],
+        ).fetchall()
+        if _IDENTIFIER.fullmatch(name) and not _DBT_LEFTOVER.search(name)
+    ]
+    if not tables:
+        return []
+    latest = {True: 'try_cast(max("trade_date") as date)', False: "null::date"}
+    counts = " union all ".join(
+        f"select {position}, {latest[bool(has_date)]}, count(*) "  # noqa: S608 - catalog names checked by _IDENTIFIER/_quoted
+        f"from {GOLD_SCHEMA}.{_quoted(name)}"
+        for position, (name, has_date) in enumerate(tables)
+    )
+    rows = {position: (latest, count) for position, latest, count in cur.execute(counts).fetchall()}
+    return [{"table": name, "latest_trade_date": rows[i][0], "rows": rows[i][1]}
+            for i, (name, _) in enumerate(tables)]

@@ -52,6 +52,14 @@ def parse_universe(spec: str) -> list[str]:
     if "," not in spec and (path.suffix in {".txt", ".csv"} or path.exists()):
         if not path.is_file():
             raise FileNotFoundError(f"universe file not found: {path}")
-        lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+        try:  # explicit: the locale's encoding (ASCII under LANG=C) must not decide
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise InvalidTickerError(
+                f"universe file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                f"on line {line}); save it as UTF-8 or plain ASCII, one symbol per line"
+            ) from None
+        lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
         return validate_tickers(line for line in lines if line)
     return validate_tickers(part.strip() for part in spec.split(",") if part.strip())

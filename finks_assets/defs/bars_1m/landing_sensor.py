@@ -35,11 +35,13 @@ LANDING_KEY_TAG = "finks/landing_key"
 
 landed_bars_job = dg.define_asset_job(
     name=LANDED_BARS_JOB,
-    # Silver, everything built from it, and what those also need (the dbt seeds) -- but never
-    # bronze: the payload already landed, so nothing is fetched from a vendor.
+    # Silver, everything built from it, and the gold assets those also read (the dbt seed) --
+    # never bronze (the payload already landed: nothing is fetched from a vendor) nor another
+    # dataset's silver (FMP EOD, corporate actions: run here, they would re-read their bronze).
     selection=(
-        dg.AssetSelection.assets(SILVER_BARS, SILVER_QUARANTINE).downstream().upstream()
-        - dg.AssetSelection.groups("bronze")
+        dg.AssetSelection.assets(SILVER_BARS, SILVER_QUARANTINE).downstream()
+        | (dg.AssetSelection.assets(SILVER_BARS, SILVER_QUARANTINE).downstream().upstream()
+           & dg.AssetSelection.groups("gold"))
     ),
     partitions_def=trading_days,
     description="Silver -> gold for a trading day whose bronze payload landed in the bucket.",

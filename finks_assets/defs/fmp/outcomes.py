@@ -6,7 +6,9 @@ A symbol's own failure (402 plan, 403, ``[]``, an error message) is recorded and
 on. A rejected key is not a symbol's failure: the first 401 (or FMP's "Invalid API KEY" message)
 fails the step at once, without retries, so a wrong key can never "succeed" with empty data.
 If FMP is unreachable for every ticker (429/5xx/timeouts outlasting the client's own retries)
-the step fails too, and the assets' :data:`FMP_RETRY_POLICY` runs it again later.
+the step fails too, and the assets' :data:`FMP_RETRY_POLICY` runs it again later. A run in which
+no ticker was delivered at all (every one refused, empty or failed) fails as well, naming the
+reasons: a step that lands nothing must not look like a successful, merely empty, day.
 """
 
 from __future__ import annotations
@@ -66,6 +68,14 @@ def fetch_each(fmp: FmpResource, tickers: list[str], fetch: Callable[[FmpClient,
     if tickers and transient == len(tickers):
         raise RuntimeError(f"FMP unavailable for all {len(tickers)} tickers, e.g. "
                            f"{next(iter(failures.values()))}; the step will be retried")
+    if tickers and not payloads:  # nothing landed: "success" would be a silently empty day
+        named = "; ".join(f"{t}: {failures[t]}" for t in sorted(failures)[:5])
+        raise dg.Failure(
+            f"FMP delivered none of the {len(tickers)} requested ticker(s) ({named}"
+            f"{'; ...' if len(failures) > 5 else ''})",
+            metadata={"failed_tickers": dg.MetadataValue.json(sorted(failures)),
+                      "reasons": dg.MetadataValue.json(failures)},
+            allow_retries=transient > 0)  # only a transient failure may pass on a retry
     return payloads, failures
 
 

@@ -3,7 +3,8 @@ written here, atomically, and in aws mode registered in the Glue Data Catalog.
 
 Atomic (design decision 3): a reader never sees a half-written file. Locally a file is written
 under a ``.tmp-`` name in its final directory and renamed into place (rename is atomic on
-POSIX); if the write fails the temp file is removed. On S3 one PUT (or a completed multipart
+POSIX); if the write fails the temp file is removed, and one a crash left behind is removed by
+the next write into that directory once it is an hour old. On S3 one PUT (or a completed multipart
 upload) is atomic by itself, so the object is written straight to its key (and no directory
 marker is created). Readers skip ``.tmp-*`` names (``LakeStore.list_files``, dbt's ``[!.]*``).
 
@@ -16,6 +17,8 @@ registered in Glue right after the write, so Athena and dbt-athena see them at o
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from finks_assets.lib.lake.glue import GlueCatalog
@@ -30,6 +34,8 @@ from finks_assets.lib.lake.layout import PARTITION_VALUE, partition_dir
 from finks_assets.lib.lake.store import LakeStore
 
 PARQUET_OPTIONS = {"row_group_size": 256_000, "compression": "zstd"}
+# A temp file older than this belongs to no live writer (see _remove_stale_temp_files).
+STALE_TEMP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class LakeWriter:
             return final
         parent, name = final.rsplit("/", 1)
         self.store.filesystem.create_dir(parent, recursive=True)
+        self._remove_stale_temp_files(parent)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
         try:
             write(tmp)
@@ -116,6 +123,22 @@ class LakeWriter:
                 pass  # never created
             raise
         return final
+
+    def _remove_stale_temp_files(self, directory: str) -> None:
+        """Delete ``.tmp-*`` files a crashed writer left in ``directory`` (local disk only).
+
+        A process killed between write and rename leaves its temp file behind; readers skip it,
+        but nothing else would ever remove it. The next write into the same directory does.
+        Only files untouched for :data:`STALE_TEMP_SECONDS` go: a live writer's temp file
+        (another run writing the same directory) is younger, as writing keeps touching it.
+        """
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        selector = pafs.FileSelector(directory, allow_not_found=True)
+        for info in self.store.filesystem.get_file_info(selector):
+            if (info.type == pafs.FileType.File and info.base_name.startswith(".tmp-")
+                    and info.mtime is not None and info.mtime.timestamp() < cutoff):
+                with contextlib.suppress(FileNotFoundError):  # another writer's sweep won
+                    self.store.filesystem.delete_file(info.path)
 
 
 def _rows_by_key(values: pd.Series, by: str) -> dict[str, np.ndarray]:
