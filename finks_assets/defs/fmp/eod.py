@@ -75,10 +75,12 @@ def bronze_fmp_eod(context: dg.AssetExecutionContext, config: TickerSelection, f
             elif ticker in failures:
                 records.append({**base, "status": failure_status(failures[ticker]),
                                 "error": failures[ticker]})
-            elif day.isoformat() in dates:
+            elif day.isoformat() in dates and market_calendar.has_closed(
+                    market_calendar.session(day), payload.fetched_at):
                 records.append({**base, "status": "ok", "rows_received": 1})
-            else:
-                records.append({**base, "status": "empty", "error": "no EOD row for this session"})
+            else:  # silver drops a row fetched before the close (market_calendar.bar_has_ended)
+                records.append({**base, "status": "empty", "error": "no final EOD row for this "
+                                "session (none, or fetched before the close)"})
     write_audit(writer, SOURCE, records, fetch_id(fetched_at, context.run_id))
     landed = Counter(r["trade_date"] for r in records if r["status"] == "ok")
     for key, day in zip(context.partition_keys, days, strict=True):
