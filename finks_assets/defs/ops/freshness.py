@@ -2,8 +2,9 @@
 
 The after-close schedule fires at 17:15; the checks give the pipeline 75 minutes. They are
 Dagster's time-partition freshness checks (WARN), evaluated by the freshness sensor.
-Known limit: on an exchange holiday the schedule skips, so the check reports the holiday's
-partition as missing (WARN) until the next session.
+Known limit: holidays are no partitions, but ``end_offset=1`` makes the next session's
+partition exist from midnight, so on an exchange holiday the 18:30 evaluation reports that
+(not yet due) partition as missing (WARN) until it lands after its own close.
 """
 
 from __future__ import annotations
