@@ -21,6 +21,7 @@ such a run lands no bars, and its audit says the session had not started.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 
@@ -31,6 +32,23 @@ PARTITIONS_START = "2023-01-02"  # a holiday (New Year observed): the first part
 PARTITION_CRON = "0 0 * * 1-5"  # a window per weekday, midnight to midnight New York
 
 
+# The holidays as a committed list, read when the definitions load, instead of building the
+# exchange_calendars calendar there: that import and construction cost ~0.7 s of a ~4 s load
+# (-X importtime, 2026-11-30), and the definitions load in every run and code-server process.
+# The unit tests compare the file with exchange_calendars (regenerate: `python -m
+# finks_assets.lib.partitions`); past its last year the calendar is built as before.
+HOLIDAYS_FILE = Path(__file__).parent / "data" / "xnys_closed_weekdays.txt"
+HOLIDAYS_FILE_END = dt.date(2032, 12, 31)
+
+
+def closed_weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The exchange holidays (weekdays without a session) in [first, last]."""
+    if last > HOLIDAYS_FILE_END or not HOLIDAYS_FILE.exists():
+        return market_calendar.closed_weekdays(first, last)
+    days = (dt.date.fromisoformat(line) for line in HOLIDAYS_FILE.read_text().split())
+    return [d for d in days if first <= d <= last]
+
+
 def build_trading_days(start: str = PARTITIONS_START) -> dg.TimeWindowPartitionsDefinition:
     """The session partitions; holidays from ``start`` to the calendar's end are excluded.
 
@@ -39,7 +57,7 @@ def build_trading_days(start: str = PARTITIONS_START) -> dg.TimeWindowPartitions
     nothing measurable to listing the ~1,000 keys (see the partitions tests for the load cost).
     """
     first = dt.date.fromisoformat(start)
-    holidays = market_calendar.closed_weekdays(first, market_calendar.calendar_end())
+    holidays = closed_weekdays(first, market_calendar.calendar_end())
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule=PARTITION_CRON,
         fmt="%Y-%m-%d",
@@ -67,3 +85,14 @@ def range_backfill_policy(partitions_per_run: int) -> dg.BackfillPolicy:
 def partition_dates(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading dates of the partitions this run covers (one, or a range)."""
     return [dt.date.fromisoformat(trade_date_key(k)) for k in context.partition_keys]
+
+
+if __name__ == "__main__":  # regenerate HOLIDAYS_FILE from exchange_calendars
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    xnys = xcals.get_calendar(market_calendar.EXCHANGE, start=PARTITIONS_START,
+                              end=HOLIDAYS_FILE_END.isoformat())
+    weekdays = pd.bdate_range(PARTITIONS_START, HOLIDAYS_FILE_END)
+    closed = weekdays.difference(xnys.sessions)
+    HOLIDAYS_FILE.write_text("".join(f"{ts.date().isoformat()}\n" for ts in closed))

@@ -123,3 +123,16 @@ def test_schedule_skips_a_day_before_the_partitions_start() -> None:
     decision = after_close_decision(D(2022, 12, 30))  # a session, but no partition
     assert isinstance(decision, dg.SkipReason)
     assert "not a trading-day partition" in (decision.skip_message or "")
+
+
+def test_the_committed_holiday_list_matches_exchange_calendars() -> None:
+    """The definitions read the holidays from a file (no exchange_calendars at load time); an
+    exchange_calendars update that adds or moves a closure must regenerate it:
+    ``python -m finks_assets.lib.partitions``."""
+    from finks_assets.lib import market_calendar, partitions
+
+    first = dt.date.fromisoformat(partitions.PARTITIONS_START)
+    last = market_calendar.calendar_end()
+    assert last <= partitions.HOLIDAYS_FILE_END, "extend HOLIDAYS_FILE_END and regenerate"
+    assert partitions.closed_weekdays(first, last) == market_calendar.closed_weekdays(first, last)
+    assert dt.date(2026, 11, 26) in partitions.closed_weekdays(first, last)
