@@ -201,7 +201,26 @@ def statement_rows(kind: str, symbol: str, period: str, limit: int) -> list[dict
     return rows
 
 
+# Corporate actions (/stable/splits, /stable/dividends): newest first, as FMP answers; every
+# other symbol has none ([]). AAPL's are its real ones (2020 4:1 split, 2020-08-07 dividend).
+ACTIONS: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "AAPL": {
+        "splits": [
+            {"symbol": "AAPL", "date": "2020-08-31", "numerator": 4, "denominator": 1},
+            {"symbol": "AAPL", "date": "2014-06-09", "numerator": 7, "denominator": 1},
+        ],
+        "dividends": [
+            {"symbol": "AAPL", "date": "2020-08-07", "recordDate": "2020-08-10",
+             "paymentDate": "2020-08-13", "declarationDate": "2020-07-30", "adjDividend": 0.205,
+             "dividend": 0.82, "yield": 0.7, "frequency": "Quarterly"},
+        ],
+    },
+}
+
+
 ENDPOINTS = {
+    "/stable/splits": "splits",
+    "/stable/dividends": "dividends",
     "/stable/historical-price-eod/full": "eod",
     "/stable/profile": "profile",
     "/stable/income-statement": "income_statement",
@@ -282,6 +301,8 @@ class FakeFmpServer:
             return sorted(rows, key=lambda r: r["date"], reverse=True)
         if endpoint == "profile":
             return [profile_row(symbol)]
+        if endpoint in ("splits", "dividends"):
+            return ACTIONS.get(symbol, {}).get(endpoint, [])
         return statement_rows(endpoint, symbol, params.get("period", "annual"),
                               int(params.get("limit", "5")))
 

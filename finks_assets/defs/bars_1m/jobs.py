@@ -23,7 +23,8 @@ DAILY_BARS_JOB = "daily_bars_pipeline"
 # backfill made 9 gold runs instead of one per silver run).
 MINUTE_PATH = dg.AssetSelection.assets(
     ["bronze", "bars_1m"], ["silver", "bars_1m"], ["silver", "bars_1m_quarantine"],
-    ["silver", "restatements"], ["staging", "stg_silver__bars_1m"], ["staging", "stg_silver__bars_1m_quarantine"],
+    ["silver", "restatements"], ["staging", "stg_silver__bars_1m"],
+    ["staging", "stg_silver__bars_1m_flags"], ["staging", "stg_silver__bars_1m_quarantine"],
     ["intermediate", "int_bars_1m__daily_rollup"])
 FMP_EOD_DBT_PATH = FMP_EOD_PATH | dg.AssetSelection.assets(
     ["staging", "stg_fmp__bars_1d"], ["intermediate", "int_fmp__daily_bars"])

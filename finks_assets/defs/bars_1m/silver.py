@@ -28,6 +28,7 @@ from pydantic import Field
 
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.partitions import partition_dates, trading_days
+from finks_assets.lib.quality.flags import with_flags
 from finks_assets.lib.quality.silver_gate import (
     SILVER_CHECK_SPECS,
     SilverGate,
@@ -91,6 +92,8 @@ def silver_bars_1m(
     for f in read.rejected_files.itertuples():
         context.log.warning(f"rejected landed file {f.path}: {f.reason}: {f.detail}")
     gate = run_silver_gate(result, days, store, writer, quality.bars_1m)
+    # WARN-named bars stay in silver, visibly: `flags` from the gate's own outcomes
+    result.bars = with_flags(result.bars, gate.outcomes)
     released = [d for d in days if d.isoformat() not in gate.held]
     if config.only_changed:
         unchanged = [d for d in released if _unchanged(store, result, d)]

@@ -10,8 +10,9 @@ FMP answer                                client
                                           :class:`FmpRateLimited` once attempts run out
 5xx, connect/read timeouts                retried the same way; then :class:`FmpServerError` /
                                           :class:`FmpTransportError`
-401 / 402 / 403                           not retried: :class:`FmpAuthError`,
-                                          :class:`FmpPlanError`, :class:`FmpForbiddenError`
+401 / 402 / 403 / 404                     not retried: :class:`FmpAuthError`,
+                                          :class:`FmpPlanError`, :class:`FmpForbiddenError`,
+                                          :class:`FmpNotFound`
 200 + ``{"Error Message": ...}``          :class:`FmpErrorMessage` (invalid key, legacy
                                           endpoint, quota)
 truncated / non-JSON / wrong shape        :class:`FmpMalformedResponse`
@@ -52,6 +53,7 @@ _BY_STATUS: dict[int, type[errors.FmpError]] = {
     401: errors.FmpAuthError,
     402: errors.FmpPlanError,
     403: errors.FmpForbiddenError,
+    404: errors.FmpNotFound,
     429: errors.FmpRateLimited,
 }
 

@@ -39,6 +39,14 @@ class FmpForbiddenError(FmpError):
     reason = "forbidden"
 
 
+class FmpNotFound(FmpError):
+    """HTTP 404: no such endpoint or resource. Not retried and not a server fault: a 404 is a
+    wrong path (base URL, endpoint moved) or a symbol FMP does not know, and retrying or
+    labelling it ``server_error`` would send the reader to look at FMP's health instead."""
+
+    reason = "not_found"
+
+
 class FmpErrorMessage(FmpError):
     """HTTP 200 whose body is ``{"Error Message": ...}``: FMP's way of reporting invalid keys,
     legacy endpoints and exhausted quotas without an error status."""

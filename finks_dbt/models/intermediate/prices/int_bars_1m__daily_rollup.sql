@@ -4,12 +4,25 @@
     vwap is volume-weighted by each bar's close: sum(close * volume) / sum(volume). Vendor
     1-minute bars carry no per-trade prices, and the close is what most vendors weight with;
     the typical price (high + low + close) / 3 would bias toward the bar's extremes. A day whose
-    bars all have zero volume has no vwap (null) rather than a division by zero.
+    bars all have zero volume has no vwap (null) rather than a division by zero. vendor_vwap is
+    null here: the 1-minute vendors send no daily vwap of their own.
+
+    flagged_bars counts the day's bars that a WARN quality check named when silver was written
+    (stg_silver__bars_1m_flags): they are in every number of the row, so a day whose high or
+    vwap a flagged bar drives says so itself.
 -#}
 
 with bars as (
 
     select * from {{ ref('stg_silver__bars_1m') }}
+
+),
+
+flagged as (
+
+    select ticker, trade_date, count(*) as flagged_bars
+    from {{ ref('stg_silver__bars_1m_flags') }}
+    group by ticker, trade_date
 
 ),
 
@@ -36,4 +49,10 @@ daily as (
 
 )
 
-select * from daily
+select
+    daily.*,
+    cast(null as double) as vendor_vwap,
+    cast(coalesce(flagged.flagged_bars, 0) as bigint) as flagged_bars
+from daily
+left join flagged
+    on flagged.ticker = daily.ticker and flagged.trade_date = daily.trade_date

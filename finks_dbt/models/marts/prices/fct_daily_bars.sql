@@ -35,7 +35,9 @@ select
     bar_count,
     first_bar_ts,
     last_bar_ts,
-    source
+    source,
+    vendor_vwap,
+    flagged_bars
     {{ finks_partition_trailing('trade_date') }}
 from daily
 where {{ finks_window_predicate('trade_date') }}

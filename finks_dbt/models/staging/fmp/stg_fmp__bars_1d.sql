@@ -9,5 +9,6 @@ with source as (
 
 select
     {{ finks_typed_bar_columns() }},
-    cast(vwap as double) as vwap
+    -- FMP's own daily vwap (formula undocumented), not the 1-minute sum(close * volume) / sum(volume)
+    cast(vwap as double) as vendor_vwap
 from source
