@@ -102,8 +102,8 @@ DAILY_BARS = Dataset(
     table="fct_daily_bars",
     key=("ticker", "trade_date"),
     columns=(
-        "ticker", "trade_date", "open", "high", "low", "close", "volume", "vwap", "bar_count",
-        "first_bar_ts", "last_bar_ts", "source",
+        "ticker", "trade_date", "open", "high", "low", "close", "volume", "vwap", "vendor_vwap",
+        "bar_count", "flagged_bars", "first_bar_ts", "last_bar_ts", "source",
     ),
 )
 # ?adjusted=true: the same bars back-adjusted for splits and dividends (fct_daily_bars_adjusted).

@@ -15,8 +15,10 @@ class DailyBar(BaseModel):
     low: float
     close: float
     volume: int
-    vwap: float | None
+    vwap: float | None  # sum(close * volume) / sum(volume) of the 1-minute bars; null on FMP rows
+    vendor_vwap: float | None  # the vendor's own daily vwap (FMP), as received
     bar_count: int
+    flagged_bars: int | None  # 1-minute bars a WARN check named (null on FMP rows)
     first_bar_ts: dt.datetime
     last_bar_ts: dt.datetime
     source: str

@@ -15,14 +15,16 @@ from typing import Any
 import dagster as dg
 
 from finks_assets.defs.bars_1m import definitions as bars_1m
+from finks_assets.defs.corporate_actions import definitions as corporate_actions
 from finks_assets.defs.fmp import definitions as fmp
 from finks_assets.defs.gold import definitions as gold
 from finks_assets.defs.ops import definitions as ops
+from finks_assets.defs.stream import definitions as stream
 from finks_assets.lib.logging import configure_logging
 from finks_assets.lib.resources.factory import build_resources
 from finks_assets.lib.settings import FinksSettings
 
-DOMAINS = (bars_1m, fmp, gold, ops)
+DOMAINS = (bars_1m, corporate_actions, fmp, gold, ops, stream)
 
 
 def build_definitions(

@@ -29,13 +29,13 @@ GOLD_DDL = """
 create schema gold;
 create table gold.fct_daily_bars (
     ticker varchar, trade_date date, open double, high double, low double, close double,
-    volume bigint, vwap double, bar_count integer, first_bar_ts timestamptz,
-    last_bar_ts timestamptz, source varchar
+    volume bigint, vwap double, vendor_vwap double, bar_count integer, flagged_bars bigint,
+    first_bar_ts timestamptz, last_bar_ts timestamptz, source varchar
 );
 """
 
 
-INSERT_BAR = ("insert into gold.fct_daily_bars values (?, ?::date, 1, 2, 0.5, 1.5, 100, 1.2, 390, "
+INSERT_BAR = ("insert into gold.fct_daily_bars values (?, ?::date, 1, 2, 0.5, 1.5, 100, 1.2, null, 390, 0, "
               "?::date + interval 14 hours, ?::date + interval 20 hours, 'synthetic')")
 
 

@@ -63,6 +63,7 @@ def test_marts_are_grouped_by_area_in_the_gold_schema() -> None:
     areas = {name: folder(node)[1] for name, node in marts.items() if len(folder(node)) == 2}
     assert areas == {
         "fct_daily_bars": "prices", "fct_daily_features": "prices",
+        "fct_adjustment_factors": "prices", "fct_daily_bars_adjusted": "prices",
         "fct_portfolio_positions": "portfolio", "daily_portfolio_summary": "portfolio",
         "dim_tickers": "reference", "fct_fundamentals_quarterly": "reference",
     }

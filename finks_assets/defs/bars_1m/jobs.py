@@ -36,7 +36,9 @@ def daily_bars_job_for(source: str) -> dg.UnresolvedAssetJobDefinition:
         name=DAILY_BARS_JOB,
         # Freshness checks judge "now", not the run's partitions: their own sensor runs them.
         selection=(dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness_checks)
-                   - FMP_REFERENCE - other_path),
+                   - FMP_REFERENCE - other_path
+                   # the day's micro-batches have their own after-close job (stream_compaction)
+                   - dg.AssetSelection.groups("stream")),
         partitions_def=trading_days,
         description="Fetch -> bronze -> silver (quality-gated) -> dbt gold for trading days.",
     )

@@ -11,12 +11,25 @@
     window changes the returns and volatility of the 20 sessions after it (a backfill of an older
     window, or a corrected silver day). The replace_from_window_start strategy deletes and
     re-inserts exactly that range, so the table always equals a full rebuild.
+
+    Returns are computed on closes adjusted for splits and dividends (close * cumulative_factor
+    of fct_adjustment_factors), so a 4:1 split day shows its true return, not -75%; `close`
+    stays the raw close. A ratio of two adjusted closes does not depend on actions after the
+    later day (the cumulative factors of both days share them), so rows already written stay
+    right when a new action arrives. Only an action that arrives late, with an ex-date before
+    the window, needs a re-run of the window holding its ex-date.
 -#}
 
 with daily as (
 
-    select ticker, trade_date, close
-    from {{ ref('fct_daily_bars') }}
+    -- left join: fct_adjustment_factors has a row for every bar (it is built from them); a
+    -- missing one (a dbt unit test giving only bars) means no action, factor 1
+    -- `close` from here on is the ADJUSTED close; the raw one goes out as `close` at the end
+    select b.ticker, b.trade_date, b.close as raw_close,
+           b.close * coalesce(f.cumulative_factor, 1.0) as close
+    from {{ ref('fct_daily_bars') }} as b
+    left join {{ ref('fct_adjustment_factors') }} as f
+        on f.ticker = b.ticker and f.trade_date = b.trade_date
 
 ),
 
@@ -25,7 +38,7 @@ returns as (
     select
         ticker,
         trade_date,
-        close,
+        raw_close,
         close / lag(close, 1) over by_ticker - 1 as daily_return,
         close / lag(close, 5) over by_ticker - 1 as return_5d,
         close / lag(close, 20) over by_ticker - 1 as return_20d
@@ -52,7 +65,7 @@ volatility as (
 select
     ticker,
     {{ finks_partition_leading('trade_date') }}
-    close,
+    raw_close as close,
     daily_return,
     return_5d,
     return_20d,
