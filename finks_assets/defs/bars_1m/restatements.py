@@ -31,7 +31,7 @@ from finks_assets.defs.bars_1m.bronze import BRONZE_BARS
 from finks_assets.defs.bars_1m.silver import RECHECK_CHANGED_KEY, SILVER_BARS, SILVER_QUARANTINE
 from finks_assets.lib import market_calendar
 from finks_assets.lib.alert_messages import RANGE_END_TAG, RANGE_START_TAG, AlertMessage
-from finks_assets.lib.partitions import partition_dates, trading_days
+from finks_assets.lib.partitions import partition_dates, range_backfill_policy, trading_days
 from finks_assets.lib.resources.alerts import AlertResource
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
@@ -59,14 +59,20 @@ RECHECK_RUN_CONFIG = {"ops": {
 MAX_RECORDS_PER_TICK = 1000
 
 
-def restatements_asset(tolerance: float) -> dg.AssetsDefinition:
-    """``silver/restatements`` with its WARN check at ``tolerance`` (relative change)."""
+def restatements_asset(tolerance: float, backfill_policy: dg.BackfillPolicy | None = None,
+                       ) -> dg.AssetsDefinition:
+    """``silver/restatements`` with its WARN check at ``tolerance`` (relative change).
+
+    ``backfill_policy``: bronze's, so a backfill computes a day's restatements in the run that
+    fetched it (without it Dagster launched one run per day: 63 extra runs for 63 sessions).
+    """
 
     @dg.asset(
         key=SILVER_RESTATEMENTS,
         deps=[BRONZE_BARS],
         group_name="silver",
         partitions_def=trading_days,
+        backfill_policy=backfill_policy,
         kinds={"duckdb", "parquet"},
         check_specs=[dg.AssetCheckSpec(
             TOLERANCE_CHECK, asset=SILVER_RESTATEMENTS,
@@ -218,7 +224,8 @@ def restated_days_gold(context: dg.SensorEvaluationContext):
 
 def build_restatement_defs(settings: FinksSettings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[restatements_asset(settings.restatement_tolerance)],
+        assets=[restatements_asset(settings.restatement_tolerance,
+                                   range_backfill_policy(settings.partitions_per_run))],
         jobs=[restatement_recheck_job],
         schedules=[recheck_schedule(settings.restatement_lookback_sessions)],
         sensors=[restated_days_gold],
