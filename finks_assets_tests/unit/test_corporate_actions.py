@@ -51,8 +51,8 @@ def test_every_window_of_five_sessions_has_a_4_for_1_split_and_a_dividend() -> N
     """The demo's window (the last 5 sessions) always shows both, whatever the date: the
     schedule repeats every 10 sessions, so 10 consecutive windows cover every case."""
     universe = parse_universe(str(UNIVERSE_FILE))
-    sessions = [s.date for s in market_calendar.sessions_between(dt.date(2025, 10, 1),
-                                                                  dt.date(2025, 11, 28))]
+    sessions = [s.date for s in market_calendar.sessions_between(dt.date(2026, 10, 1),
+                                                                  dt.date(2026, 11, 27))]
     source = SyntheticActionsSource(seed=7)
     for start in range(10):
         window = sessions[start:start + 5]
@@ -63,7 +63,7 @@ def test_every_window_of_five_sessions_has_a_4_for_1_split_and_a_dividend() -> N
 
 def test_synthetic_bars_fall_to_a_quarter_on_the_split_ex_date() -> None:
     ticker = "TSLA"
-    events = SyntheticActionsSource(seed=7).events(ticker, dt.date(2025, 11, 1), dt.date(2025, 11, 28))
+    events = SyntheticActionsSource(seed=7).events(ticker, dt.date(2026, 11, 1), dt.date(2026, 11, 27))
     split = next(dt.date.fromisoformat(e["date"]) for e in events
                  if e["type"] == "split" and e["numerator"] == 4)
     before = synthetic_actions.previous_session(split)
@@ -75,12 +75,22 @@ def test_synthetic_bars_fall_to_a_quarter_on_the_split_ex_date() -> None:
 
 def test_a_ticker_without_a_phase_has_no_actions_and_unchanged_prices() -> None:
     assert synthetic_actions.phase(7, "AAPL") is None
-    assert SyntheticActionsSource(seed=7).events("AAPL", dt.date(2015, 1, 2), dt.date(2025, 11, 28)) == []
-    assert synthetic_actions.price_multiplier(7, "AAPL", dt.date(2025, 11, 24)) == 1.0
+    assert SyntheticActionsSource(seed=7).events("AAPL", dt.date(2015, 1, 2), dt.date(2026, 11, 27)) == []
+    assert synthetic_actions.price_multiplier(7, "AAPL", dt.date(2026, 11, 24)) == 1.0
+
+
+def test_no_synthetic_actions_before_actions_start() -> None:
+    """Sessions before ACTIONS_START keep the bars they had before corporate actions existed."""
+    universe = parse_universe(str(UNIVERSE_FILE))
+    start = synthetic_actions.ACTIONS_START
+    for ticker in universe:
+        assert SyntheticActionsSource(seed=7).events(
+            ticker, dt.date(2015, 1, 2), start - dt.timedelta(days=1)) == []
+        assert synthetic_actions.price_multiplier(7, ticker, dt.date(2025, 11, 25)) == 1.0
 
 
 def test_synthetic_dividend_amount_is_the_yield_of_the_previous_open() -> None:
-    events = SyntheticActionsSource(seed=7).events("MSFT", dt.date(2025, 11, 1), dt.date(2025, 11, 28))
+    events = SyntheticActionsSource(seed=7).events("MSFT", dt.date(2026, 11, 1), dt.date(2026, 11, 27))
     dividend = next(e for e in events if e["type"] == "dividend")
     ex = dt.date.fromisoformat(dividend["date"])
     before = synthetic_actions.previous_session(ex)
@@ -191,7 +201,7 @@ def test_bronze_and_silver_assets_on_a_local_lake(tmp_path: Path) -> None:
                               recursive=True)
     assert len(bronze) == 2
     msft = read_silver(store, DATASET, "MSFT")
-    assert set(msft["kind"]) == {"split", "cash_dividend"} and len(msft) > 1000
+    assert set(msft["kind"]) == {"split", "cash_dividend"} and len(msft) > 80  # since ACTIONS_START
     assert read_silver(store, DATASET, "AAPL").empty
     assert read_silver(store, QUARANTINE, "MSFT").empty
     first_seen = msft.set_index(["ex_date", "kind"])["first_seen_at"]

@@ -35,6 +35,12 @@ import pandas as pd
 from finks_assets.lib import market_calendar
 
 EPOCH = dt.date(2015, 1, 2)  # the synthetic anchor walk's epoch (synthetic._ANCHOR_EPOCH)
+# No synthetic actions before this session: the bars of earlier sessions stay exactly what
+# they were before corporate actions existed, so the checks' equivalence corpus, the quality
+# corpus and the benchmarks (fixed 2025 windows) keep their data, while the demo's window (the
+# last 5 sessions) shows actions. Each eventful ticker starts its cycle at its first 4:1 split
+# on or after this day, so the prices change exactly on reported ex-dates.
+ACTIONS_START = dt.date(2026, 1, 2)
 CYCLE = 10  # sessions
 SPLIT_AT, REVERSE_AT = 0, 5  # cycle positions of the 4:1 split and the 1:4 reverse split
 DIVIDEND_AT = (2, 7)  # cycle positions of the cash dividends
@@ -81,6 +87,13 @@ def session_index(day: dt.date) -> int | None:
     return position
 
 
+def _first_split_index(p: int) -> int:
+    """Session index of the ticker's first 4:1 split on or after :data:`ACTIONS_START`."""
+    start = session_index(ACTIONS_START)
+    assert start is not None, "ACTIONS_START must be a session"
+    return start + (p - start) % CYCLE
+
+
 def price_multiplier(seed: int, ticker: str, day: dt.date) -> float:
     """What the ticker's synthetic prices are multiplied by on ``day``.
 
@@ -90,7 +103,7 @@ def price_multiplier(seed: int, ticker: str, day: dt.date) -> float:
     """
     p = phase(seed, ticker)
     index = session_index(day)
-    if p is None or index is None:
+    if p is None or index is None or index < _first_split_index(p):
         return 1.0
     # The same position table holds from the epoch's first session on, so the multiplier
     # changes exactly on the ex-dates actions_between() reports.
@@ -106,9 +119,7 @@ def actions_between(seed: int, ticker: str, start: dt.date, end: dt.date) -> lis
     if p is None:
         return []
     labels = _session_labels(end.year)
-    # From the epoch's second session: the first has no session before it to go ex from (its
-    # multiplier is just where the price walk starts).
-    first = max(1, bisect.bisect_left(labels, max(start, EPOCH)))
+    first = max(_first_split_index(p), bisect.bisect_left(labels, max(start, EPOCH)))
     last = bisect.bisect_right(labels, end)
     events = []
     for index in range(first, last):  # session labels, not Session objects: ~100x cheaper
