@@ -2,6 +2,7 @@
     Silver corporate actions, typed: the whole dataset (a few rows per ticker and year), no
     window. Every gold run needs all of a ticker's actions, since an action re-scales every
     earlier price.
+    Ephemeral (dbt_project.yml says why).
 #}
 -- depends_on: {{ source('silver_corporate_actions', 'corporate_actions') }}
 
