@@ -36,6 +36,7 @@ from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.resources.universe import UniverseResource
 from finks_assets.lib.run_config import TickerSelection
 from finks_assets.lib.sources.corporate_actions.base import ActionPayload, ActionSource
+from finks_assets.lib.sources.fmp.errors import FmpAuthError
 from finks_assets.lib.transforms.corporate_actions import (
     QUARANTINE_COLUMNS,
     SILVER_COLUMNS,
@@ -79,7 +80,10 @@ def _fetch_to_bronze(context: dg.AssetExecutionContext, config: TickerSelection,
                      source: ActionSource, lake: LakeResource, universe: UniverseResource,
                      ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     tickers = config.resolve(universe.tickers)
-    fetch = source.fetch_actions(tickers)
+    try:
+        fetch = source.fetch_actions(tickers)
+    except FmpAuthError as exc:  # a wrong key: retrying cannot help (the message has no key)
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     writer = lake.writer()
     for payload in fetch.payloads.values():
         for part, raw in payload.parts.items():
