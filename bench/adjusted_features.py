@@ -1,4 +1,4 @@
-"""What the corporate-action models cost the daily gold increment (issue 14's speed check).
+"""What the corporate-action models cost the daily gold increment (adjusted features vs the daily increment).
 
 Builds a lake once with the real pipeline (synthetic source, ``--tickers`` x ``--days``), then
 times ``dbt build`` of the gold project for the window of the last day, as Dagster runs it

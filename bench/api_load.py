@@ -13,7 +13,7 @@
   level after a short warm-up. The direct baseline runs the same SQL with bound parameters
   from the same number of threads, each with its own DuckDB cursor, fetching all rows into
   Python (what a client of the database would do).
-* Mixed profile (issue 18): ``--mixed-clients`` clients (20) for ``--mixed-duration`` seconds
+* Mixed profile: ``--mixed-clients`` clients (20) for ``--mixed-duration`` seconds
   (30) cycle through :data:`MIXED` -- valid pages, probes and the invalid requests a hostile or
   careless client sends (no key, an unknown key, a missing scope, bad dates, tickers, cursors,
   limits, unknown paths) -- and every answer must have the expected status. Target: p99 < 100 ms

@@ -1,4 +1,4 @@
-"""``finks replay``, ``finks stream-consume`` and ``finks replay-demo`` (issue 15).
+"""``finks replay``, ``finks stream-consume`` and ``finks replay-demo``.
 
 ``replay`` writes micro-batches to the landing area (local lake or the S3 bucket, whichever
 ``FINKS_ENV`` picks); ``stream-consume`` is the long-running consumer that keeps the live

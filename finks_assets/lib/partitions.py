@@ -1,4 +1,4 @@
-"""Partitions: one per XNYS session, named by the trading date (decision 1 of the design brief).
+"""Partitions: one per XNYS session, named by the trading date.
 
 Ticker is deliberately *not* a partition dimension: 200 tickers x 252 days would pass
 Dagster's recommended partition count within two years.

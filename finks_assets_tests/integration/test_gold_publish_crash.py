@@ -1,4 +1,4 @@
-"""Issue 18, item 1: a crash during dbt never leaves mixed gold, and the next run recovers.
+"""a crash during dbt never leaves mixed gold, and the next run recovers.
 
 A first real run publishes gold for DAY1. Then runs of DAY2..DAY3 are killed (``kill -9`` of
 their process group: the Dagster process and its dbt subprocess) at three moments of the dbt

@@ -1,5 +1,5 @@
 """The README's SeaweedFS steps, followed as written, give the same silver and gold as local
-mode (issue 17, item 9).
+mode.
 
 The ``s3_server`` fixture starts SeaweedFS by running the README block itself
 (:mod:`finks_assets_tests.support.seaweedfs`: only the data dir, the binary's path and the

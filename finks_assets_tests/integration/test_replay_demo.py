@@ -1,4 +1,4 @@
-"""``finks replay-demo`` end to end (issue 15): one session x 50 tickers replayed, consumed,
+"""``finks replay-demo`` end to end: one session x 50 tickers replayed, consumed,
 compacted by the Dagster job and built into gold by dbt; the command itself asserts that live
 VWAP equals ``gold.fct_daily_bars.vwap`` within 1e-9 for every ticker (exit code 0)."""
 

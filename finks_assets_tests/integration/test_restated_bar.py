@@ -1,4 +1,4 @@
-"""A restated bar (issue 14): the vendor changes one bar's close; the trailing re-check records
+"""A restated bar: the vendor changes one bar's close; the trailing re-check records
 exactly one restatement and gold is rebuilt for that day alone.
 
 Real Dagster, real dbt on DuckDB, yfinance's own code against the loopback Yahoo. Steps:

@@ -1,6 +1,6 @@
 """schemathesis with every check (`--checks all`) against the app in-process, bounded in time.
 
-Issue 18: 0 server errors and 0 schema violations other than the documented exceptions below.
+0 server errors and 0 schema violations other than the documented exceptions below.
 The app runs in this process under uvicorn on a loopback port (real HTTP; schemathesis' checks
 re-send requests, which its in-process ASGI client does not support for every check); its
 lifespan runs once for the module, as in ``finks-api serve``. Gold is built

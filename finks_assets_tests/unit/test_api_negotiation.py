@@ -1,4 +1,4 @@
-"""``Accept`` q-values are honoured (issue 18, item 6): ``text/csv;q=0`` means "not CSV".
+"""``Accept`` q-values are honoured: ``text/csv;q=0`` means "not CSV".
 
 RFC 9110 12.5.1: each media type takes the q of the most specific range naming it, and q=0
 means "not acceptable". ``format=`` still wins over the header.

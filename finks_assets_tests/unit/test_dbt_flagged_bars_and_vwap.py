@@ -1,5 +1,5 @@
 """Flagged bars reach gold, the VWAP test catches a day a bad print drags, and the two vwaps
-are named apart (issue 17 items 4 and 5), with real dbt on DuckDB.
+are named apart, with real dbt on DuckDB.
 
 Silver is written the way the silver asset writes it: canonical bars through ``clean_bars``,
 the real quality gate (``run_silver_gate``), ``with_flags`` from the gate's outcomes and the

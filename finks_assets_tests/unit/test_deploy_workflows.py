@@ -150,7 +150,7 @@ def test_ci_runs_the_test_suite_lint_slim_ci_and_a_docker_build() -> None:
 
 
 def test_one_lock_everywhere() -> None:
-    """Issue 16: the Makefile, .ci/run, CI and the image all install from uv.lock, frozen."""
+    """the Makefile, .ci/run, CI and the image all install from uv.lock, frozen."""
     makefile = MAKEFILE.read_text()
     assert re.search(r"^UV_SYNC = \$\(UV\) sync --frozen ", makefile, re.MULTILINE)
     installs = re.findall(r"^\t(.*(?:pip install|uv sync|UV_SYNC).*)$", makefile, re.MULTILINE)

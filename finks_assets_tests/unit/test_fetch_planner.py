@@ -1,4 +1,4 @@
-"""The fetch planner (issue 14): a run asks the vendor only for what bronze does not hold.
+"""The fetch planner: a run asks the vendor only for what bronze does not hold.
 
 Real Dagster runs of ``bronze/bars_1m`` against the loopback Yahoo (yfinance's own code over a
 ``requests`` transport adapter), with the requests counted at the fake:

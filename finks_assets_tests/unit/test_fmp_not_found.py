@@ -1,4 +1,4 @@
-"""FMP's 404 has its own reason, ``not_found`` (issue 17 item 8), over real HTTP against the
+"""FMP's 404 has its own reason, ``not_found``, over real HTTP against the
 loopback FMP (fakes/fmp_server.py): it used to fall through to ``server_error``, which sends the
 reader to FMP's health instead of to the path or the symbol."""
 

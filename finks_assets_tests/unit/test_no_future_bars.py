@@ -1,4 +1,4 @@
-"""No source delivers a bar before it has ended (issue 17, item 6).
+"""No source delivers a bar before it has ended.
 
 ``end_offset=1`` exposes the current day's partition (and, on a holiday, the next session's),
 and the synthetic source used to fabricate a whole session for it. The one rule,

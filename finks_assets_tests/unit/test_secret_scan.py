@@ -1,4 +1,4 @@
-"""Secret scan (issue 18): with the FMP key and the alert webhook URL set to marker values, a
+"""Secret scan: with the FMP key and the alert webhook URL set to marker values, a
 slice of the real system runs, and afterwards no file it wrote and no line it logged holds
 either marker.
 

@@ -1,4 +1,4 @@
-"""Partitions are XNYS sessions: a holiday is no partition at all (issue 17, item 6).
+"""Partitions are XNYS sessions: a holiday is no partition at all.
 
 Checked against exchange_calendars itself over the whole range the partitions cover, plus the
 cases that break hand-written calendars: Thanksgiving and Christmas, half days, the DST

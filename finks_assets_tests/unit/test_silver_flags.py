@@ -1,4 +1,4 @@
-"""Silver bars carry ``flags``: the WARN checks that named them (issue 17 item 4, second half).
+"""Silver bars carry ``flags``: the WARN checks that named them.
 
 A bar a WARN check names stays in silver (a real market can jump or stop), so it must stay
 visible: its ``flags`` column says which checks named it, read off the quality gate's own

@@ -1,4 +1,4 @@
-"""Intraday alert rules (issue 15): each fires exactly once per crossing.
+"""Intraday alert rules: each fires exactly once per crossing.
 
 Scripted bars are landed as real micro-batches and applied by the real consumer; alerts go
 through the existing ``AlertResource`` to a real local webhook (an HTTP server on loopback).

@@ -1,4 +1,4 @@
-"""End-of-day compaction (issue 15): the streamed day ends as the normal silver partition.
+"""End-of-day compaction: the streamed day ends as the normal silver partition.
 
 * through real Dagster (the compaction asset), the compacted silver equals a batch ingest of
   the same bars (bronze -> silver assets): same digest; one file instead of hundreds of

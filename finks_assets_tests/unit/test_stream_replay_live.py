@@ -1,4 +1,4 @@
-"""Replay -> landing micro-batches -> live table (issue 15), local mode, real files and SQLite.
+"""Replay -> landing micro-batches -> live table, local mode, real files and SQLite.
 
 One session x 50 tickers replayed at an unbounded speed factor (the pacing itself is checked
 with a fake clock): no bar lost or duplicated, names sort by time, live VWAP per ticker equals

@@ -1,4 +1,4 @@
-"""Publishing gold (issue 18, item 1), without dbt: the copy, the rename, the leftovers, the lock,
+"""Publishing gold, without dbt: the copy, the rename, the leftovers, the lock,
 and what the API lists. The crash tests with real dbt runs are in
 ``integration/test_gold_publish_crash.py``.
 """
@@ -154,7 +154,7 @@ def test_no_model_or_seed_of_the_project_looks_like_a_leftover() -> None:
 
 
 def test_freshness_never_lists_dbt_leftovers(tmp_path: Path) -> None:
-    """Issue 18: a restarted API listed gold.fct_portfolio_positions__dbt_backup."""
+    """a restarted API listed gold.fct_portfolio_positions__dbt_backup."""
     live = tmp_path / "warehouse.duckdb"
     make_live(live, "create table gold.fct_portfolio_positions__dbt_backup as select 1 as x;"
                     "create table gold.fct_daily_bars__dbt_tmp as select 1 as x")

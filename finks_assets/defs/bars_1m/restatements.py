@@ -1,6 +1,6 @@
 """Restatement detection: the trailing re-check, ``silver/restatements``, and gold for restated days.
 
-How the pieces fit (issue 14):
+How the pieces fit:
 
 1. ``restatement_recheck_schedule`` fires after the close (18:45 New York, after the 17:15
    daily run) and launches ``restatement_recheck`` over the last

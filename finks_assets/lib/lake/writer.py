@@ -1,7 +1,7 @@
 """The one lake writer: every dataset -- Parquet tables, raw JSON payloads, HTML reports -- is
 written here, atomically, and in aws mode registered in the Glue Data Catalog.
 
-Atomic (design decision 3): a reader never sees a half-written file. Locally a file is written
+Atomic: a reader never sees a half-written file. Locally a file is written
 under a ``.tmp-`` name in its final directory and renamed into place (rename is atomic on
 POSIX); if the write fails the temp file is removed, and one a crash left behind is removed by
 the next write into that directory once it is an hour old. On S3 one PUT (or a completed multipart
