@@ -49,7 +49,7 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 $(BIN)/.test-installed: $(BIN)/.installed
-	$(UV_SYNC) --no-default-groups --group test
+	$(UV_SYNC) --no-default-groups --group test --extra k8s
 	@touch $@
 
 # deptry maps import names to packages from installed metadata, so lint needs every group and extra.

@@ -15,7 +15,8 @@ from finks_assets.cli.main import run_range
 from finks_assets.lib.settings import FinksSettings
 
 UNIVERSE_FILE = Path(__file__).resolve().parents[2] / "finks_assets/lib/data/universe.txt"
-FIRST, LAST = "2025-11-17", "2025-11-21"  # 5 sessions, like `make demo`'s default window
+FIRST, LAST = "2026-11-16", "2026-11-20"  # 5 sessions, like `make demo`'s default window (synthetic
+# actions start in 2026: lib/sources/synthetic_actions.ACTIONS_START)
 
 
 def gold(settings: FinksSettings, sql: str) -> pd.DataFrame:

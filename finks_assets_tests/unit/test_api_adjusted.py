@@ -1,8 +1,9 @@
 """``adjusted=true|false`` on the daily-bars routes: same auth and paging, rows from
 ``gold.fct_daily_bars_adjusted`` (default false: the raw ``gold.fct_daily_bars``).
 
-The gold warehouse is built by the real pipeline on the synthetic source for Thanksgiving week,
-where MSFT, META and TSLA have splits and dividends (finks_assets/lib/sources/synthetic_actions.py).
+The gold warehouse is built by the real pipeline on the synthetic source for Thanksgiving week
+2026 (synthetic actions start in 2026), where some of MSFT, META, TSLA and AAPL have splits and
+dividends (finks_assets/lib/sources/synthetic_actions.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from finks_api.config import ApiConfig
 from finks_api.keys import KeyStore
 from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.settings import FinksSettings
-from finks_assets_tests.api_support import FIRST, LAST, gold
+from finks_assets_tests.api_support import gold
 
 pytestmark = pytest.mark.skipif(
     not (DBT_PROJECT_DIR / "target" / "manifest.json").exists(),
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 TICKERS = "MSFT,META,TSLA,AAPL"
+FIRST, LAST = "2026-11-23", "2026-11-27"  # Thanksgiving week 2026: 4 sessions
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,9 @@ def _fetch_to_bronze(context: dg.AssetExecutionContext, config: TickerSelection,
     try:
         fetch = source.fetch_actions(tickers)
     except FmpAuthError as exc:  # a wrong key: retrying cannot help (the message has no key)
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise dg.Failure(description=f"FMP rejected the API key ({exc.describe()}) while "
+                         "fetching corporate actions. Check FMP_API_KEY.",
+                         allow_retries=False) from None
     writer = lake.writer()
     for payload in fetch.payloads.values():
         for part, raw in payload.parts.items():
