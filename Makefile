@@ -79,8 +79,13 @@ demo: manifest $(DAGSTER_HOME)/dagster.yaml
 replay-demo: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/finks replay-demo
 
+# Two pytest-xdist workers, each taking whole test modules (--dist loadfile keeps a module's
+# fixtures, such as a dagster dev instance, on one worker). Much of the integration tier waits on
+# servers and daemon ticks, so two workers use the 2 cores that one leaves half idle.
+# TEST_WORKERS=0 runs everything in this process (pytest's own output, pdb).
+TEST_WORKERS ?= 2
 test: manifest $(BIN)/.test-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 dev: manifest $(DAGSTER_HOME)/dagster.yaml
 	# dagster dev runs `dbt parse` (prepare_if_dev) through `dbt` on PATH: use the venv's.
