@@ -118,3 +118,10 @@ def test_freshness_sensor_requests_the_checks(tmp_path: Path) -> None:
     requested = {key for r in data.run_requests for key in (r.asset_check_keys or [])}
     assert {k.asset_key.to_user_string() for k in requested} == {"silver/bars_1m",
                                                                  "gold/fct_daily_bars"}
+
+
+def test_freshness_sensor_waits_a_quarter_of_an_hour_between_evaluations() -> None:
+    """Not every 30 s daemon tick: during an asset backfill each tick launched a check run."""
+    from finks_assets.defs.ops.freshness import FRESHNESS_SENSOR_INTERVAL_S
+
+    assert freshness_sensor.minimum_interval_seconds == FRESHNESS_SENSOR_INTERVAL_S == 900
