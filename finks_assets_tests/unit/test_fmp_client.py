@@ -181,11 +181,15 @@ def test_invalid_symbol_is_refused_before_any_request(server):
 
 def test_rate_limiter_paces_real_requests(server):
     with client_for(server, rate_limit_per_minute=600, rate_limit_burst=1) as client:
-        for symbol in ("A", "B", "C", "D"):
+        for symbol in ("A", "B", "C", "D", "E"):
             client.profile(symbol)
-    times = [r.at for r in server.requests]
+    # 600/min = one request per 0.1 s. The server stamps arrivals: the first one also waits for
+    # the connection to be set up, and on a loaded machine any arrival can lag its send by some
+    # ms (a 0.085 s first gap was seen next to two 0.103 s ones). So the first request is left
+    # out and the pacing asserted over the next 3 intervals (0.3 s; unpaced they take ~10 ms).
+    times = [r.at for r in server.requests][1:]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(gaps) == 3 and min(gaps) >= 0.09  # 600/min = one request per 0.1 s
+    assert len(gaps) == 3 and sum(gaps) >= 0.27 and min(gaps) >= 0.05
 
 
 def test_token_bucket_with_a_fake_clock():
