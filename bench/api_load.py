@@ -2,12 +2,14 @@
 
     python -m bench.api_load [--duration 5] [--clients 1,10,50] [--out docs/benchmarks-api.md]
                              [--mixed-clients 20] [--mixed-duration 30] [--only-mixed]
+                             [--server-workers 2]
 
 * Data: one calendar year (2024, 252 XNYS sessions) of gold for the portfolio tickers, made by
   the real pipeline (synthetic source -> bronze -> silver -> dbt) in ``--data-dir``; reused
   when that directory already holds the year.
-* Server: ``finks-api serve`` (uvicorn, one worker) in its own process group on a loopback
-  port, killed at the end. Access logging stays on, as in production.
+* Server: ``finks-api serve --workers 2`` (uvicorn, one worker process per core of this
+  machine; ``--server-workers``) in its own process group on a loopback port, killed at the
+  end. Access logging stays on, as in production.
 * Clients: threads in this process, each with its own keep-alive ``http.client`` connection,
   closed-loop (next request when the previous answer is read), for ``--duration`` seconds per
   level after a short warm-up. The direct baseline runs the same SQL with bound parameters
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-api.md")
     parser.add_argument("--mixed-clients", type=int, default=20)
     parser.add_argument("--mixed-duration", type=float, default=30.0, help="seconds")
+    parser.add_argument("--server-workers", type=int, default=2,
+                        help="`finks-api serve --workers` (2: one per core of this machine)")
     parser.add_argument("--only-mixed", action="store_true",
                         help="run the mixed profile only (no per-query levels, no DuckDB baseline)")
     args = parser.parse_args(argv)
@@ -395,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     key = created.key
     keys = {"all": key, "prices": prices_only.key, "unknown": UNKNOWN_KEY}
     port = free_port()
-    server = start_server(data_dir, port)
+    server = start_server(data_dir, port, ("--workers", str(args.server_workers)))
     results: list[Result] = []
     row_counts: dict[str, int] = {}
     load_before = os.getloadavg()[0]
@@ -424,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"Python {platform.python_version()}, DuckDB {duckdb.__version__}",
         "data": f"gold for {len(TICKERS)} tickers x 252 sessions of 2024 "
                 f"({'built by the real pipeline in ' + format(build_seconds, '.0f') + ' s' if build_seconds else 'built earlier by the real pipeline, reused'})",
-        "server": "`finks-api serve` = uvicorn, 1 worker, access log on; load generator in a "
+        "server": f"`finks-api serve --workers {args.server_workers}` = uvicorn, "
+                  f"{args.server_workers} worker process(es), access log on; load generator in a "
                   "separate process on the same 2 cores",
         "per level": f"{args.duration:g} s measured after a 1 s warm-up; mixed profile: "
                      f"{args.mixed_clients} clients for {args.mixed_duration:g} s",

@@ -1,6 +1,6 @@
 """``finks-api``: serve the data API and manage its keys.
 
-    finks-api serve [--host 127.0.0.1] [--port $FINKS_API_PORT]
+    finks-api serve [--host 127.0.0.1] [--port $FINKS_API_PORT] [--workers N]
     finks-api keys create --scope prices:read [--scope portfolio:read] [--name NAME]
     finks-api keys list
     finks-api keys revoke KEY_ID
@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 from collections.abc import Iterator, Sequence
@@ -70,6 +71,14 @@ def _serve(args: argparse.Namespace, config: ApiConfig) -> int:
     make_private_dirs(config)
     if args.query_threads:
         config = dataclasses.replace(config, query_threads=args.query_threads)
+    if args.workers > 1:
+        from finks_api.workers import QUERY_THREADS_VAR
+
+        os.environ[QUERY_THREADS_VAR] = str(config.query_threads)
+        uvicorn.run("finks_api.workers:app_for_worker", factory=True, workers=args.workers,
+                    host=args.host, port=args.port or config.port, access_log=False,
+                    log_level="info")
+        return 0
     with log_through_a_queue():
         app = create_app(config)
         # uvicorn's own access log would repeat each request (with its query string); ours
@@ -102,6 +111,13 @@ def _revoke(args: argparse.Namespace, store: KeyStore) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finks-api", description="Finks data API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: FINKS_API_PORT (8000)")
     serve.add_argument("--query-threads", type=int, default=None,
-                       help="threads running DuckDB queries (default 4)")
+                       help="threads running DuckDB queries, per worker (default 4)")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="server processes (default 1); one per core serves the most requests")
     serve.set_defaults(handler=_serve)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")

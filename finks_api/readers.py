@@ -68,7 +68,7 @@ class DuckDBReader:
 
     def freshness(self) -> dict[str, object]:
         with self.snapshots.cursor() as (snapshot, cur):
-            tables = datasets.freshness(cur)
+            tables = snapshot.freshness(cur)
         return {
             "snapshot_taken_at": dt.datetime.fromtimestamp(snapshot.taken_at, dt.UTC),
             "warehouse_modified_at": dt.datetime.fromtimestamp(
