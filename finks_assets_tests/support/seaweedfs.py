@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +194,16 @@ def seaweedfs_server(workdir: Path, block: str | None = None) -> Iterator[S3Serv
         # weed often takes >5 s to drain; its data dir is a temp dir, so do not wait long
         stop_group(process, grace_s=2)
         log.close()
+        remove_weed_sockets(ports.values())
+
+
+def remove_weed_sockets(http_ports: Iterable[int]) -> None:
+    """Delete the unix sockets weed leaves in /tmp (``seaweedfs-<part>[-grpc]-<port>.sock``,
+    four per server, fixed to /tmp whatever TMPDIR says, never removed by weed itself)."""
+    for port in http_ports:
+        for number in (port, port + 10000):  # the gRPC port is the http port + 10000
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{number}.sock"):
+                leftover.unlink(missing_ok=True)
 
 
 def _wait_ready(server: S3Server, process: subprocess.Popen, log_path: Path) -> None:
