@@ -19,6 +19,7 @@ gateway together.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -179,8 +180,11 @@ def seaweedfs_server(workdir: Path, block: str | None = None) -> Iterator[S3Serv
     _bash(steps.setup, workdir, timeout=30)
     log = (workdir / "weed.log").open("wb")
     # `exec`: the shell becomes weed, in a session of its own, so stop_group ends it all.
+    # TMPDIR: weed's own log files (weed.<host>.<user>.log.INFO.*) go to the temp dir, so into
+    # the test's folder rather than /tmp; its sockets ignore it (remove_weed_sockets below).
     process = subprocess.Popen(["bash", "-c", f"exec {steps.server}"], stdout=log,
-                               stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True)
+                               stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(workdir)})
     env = steps.environ
     server = S3Server(env["AWS_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"],
                       env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_REGION", "us-east-1"),
@@ -199,7 +203,7 @@ def seaweedfs_server(workdir: Path, block: str | None = None) -> Iterator[S3Serv
 
 def remove_weed_sockets(http_ports: Iterable[int]) -> None:
     """Delete the unix sockets weed leaves in /tmp (``seaweedfs-<part>[-grpc]-<port>.sock``,
-    four per server, fixed to /tmp whatever TMPDIR says, never removed by weed itself)."""
+    one per gRPC server, fixed to /tmp whatever TMPDIR says, never removed by weed itself)."""
     for port in http_ports:
         for number in (port, port + 10000):  # the gRPC port is the http port + 10000
             for leftover in Path("/tmp").glob(f"seaweedfs-*-{number}.sock"):
