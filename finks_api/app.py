@@ -238,7 +238,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     ) -> Response:
         """Daily OHLCV bars (`gold.fct_daily_bars`), ordered by ticker and trade_date."""
         return await serve(bars_dataset(adjusted), entities=parse_tickers(tickers), start=start, end=end,
-                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+                       limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/daily-bars/{ticker}", tags=["prices"], dependencies=prices,
              responses={**_ok(models.DailyBarsPage), **ERRORS})
@@ -249,7 +249,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     ) -> Response:
         """One ticker's daily bars, ordered by trade_date."""
         return await serve(bars_dataset(adjusted), entities=[parse_ticker(ticker)], start=start, end=end,
-                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+                       limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/daily-features", tags=["prices"], dependencies=prices,
              responses={**_ok(models.DailyFeaturesPage), **ERRORS})
@@ -260,7 +260,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     ) -> Response:
         """Returns and realized volatility (`gold.fct_daily_features`)."""
         return await serve(datasets.DAILY_FEATURES, entities=parse_tickers(tickers), start=start,
-                     end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
+                       end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/portfolio-summary", tags=["portfolio"],
              dependencies=[Depends(require_key(PORTFOLIO))],
@@ -276,7 +276,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         the JSON text stored in gold.
         """
         return await serve(datasets.PORTFOLIO_SUMMARY, entities=parse_portfolio_ids(portfolio_ids),
-                     start=start, end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
+                       start=start, end=end, limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/tickers", tags=["reference"], dependencies=prices,
              responses={**_ok(models.TickersPage), **ERRORS,
@@ -287,7 +287,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     ) -> Response:
         """Ticker reference data (`gold.dim_tickers`); 404 until that model exists."""
         return await serve(datasets.TICKERS, entities=parse_tickers(tickers), start=None, end=None,
-                     limit=limit, cursor=cursor, fmt=format, accept=accept)
+                       limit=limit, cursor=cursor, fmt=format, accept=accept)
 
     @app.get("/v1/freshness", tags=["meta"], dependencies=[Depends(require_key())],
              response_model=models.Freshness, responses=ERRORS)
