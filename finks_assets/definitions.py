@@ -25,6 +25,11 @@ from finks_assets.lib.resources.factory import build_resources
 from finks_assets.lib.settings import FinksSettings
 
 DOMAINS = (bars_1m, corporate_actions, fmp, gold, ops, stream)
+# Why in_process by default: a run's steps are a chain (fetch -> silver -> gold) that the
+# multiprocess executor ran one subprocess at a time anyway, each re-importing Dagster, dbt and
+# the definitions first (~5 s of CPU per step here). Parallelism comes from runs instead:
+# multi-run backfills, and on EKS one pod per run. FINKS_RUN_EXECUTOR=multiprocess restores it.
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 
 def build_definitions(
@@ -34,7 +39,8 @@ def build_definitions(
     configure_logging(settings.ops.log_format)
     return dg.Definitions.merge(
         *(domain.build_defs(settings) for domain in DOMAINS),
-        dg.Definitions(resources={**build_resources(settings), **(resource_overrides or {})}),
+        dg.Definitions(resources={**build_resources(settings), **(resource_overrides or {})},
+                       executor=EXECUTORS[settings.run_executor]),
     )
 
 

@@ -54,6 +54,7 @@ from finks_assets.lib.tickers import InvalidTickerError, parse_universe
 
 FinksEnv = Literal["local", "s3", "aws"]
 SourceName = Literal["synthetic", "yfinance", "fmp"]
+RunExecutor = Literal["in_process", "multiprocess"]
 
 DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
 # Never echoed in an error, whatever goes wrong with them.
@@ -110,6 +111,8 @@ class FinksSettings(BaseSettings):
     universe_spec: Text = Field(str(DEFAULT_UNIVERSE_FILE), validation_alias="FINKS_UNIVERSE")
     synthetic_seed: int = 7
     partitions_per_run: PositiveInt = 21  # days per bronze/silver backfill run
+    # How a launched run executes its steps (finks_assets/definitions.py says why in_process).
+    run_executor: Annotated[RunExecutor, Blank, Lower] = "in_process"
     # The trailing re-check: re-fetch the last N sessions after the close (0 = off) and warn
     # on restated values whose relative change exceeds the tolerance (0 = any change).
     restatement_lookback_sessions: NonNegativeInt = 5

@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +81,16 @@ class GoldBuild:
     path: Path
     stats: PublishStats
     published: bool = False
+
+    def missing_relations(self, relations: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (schema, name) relations the copy lacks (all of them on a fresh one)."""
+        wanted = set(relations)
+        if not self.path.exists():
+            return wanted
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            present = con.execute("select table_schema, table_name from information_schema.tables"
+                                  " where table_catalog = current_database()").fetchall()
+        return wanted - set(present)
 
     def publish(self) -> PublishStats:
         started = time.perf_counter()

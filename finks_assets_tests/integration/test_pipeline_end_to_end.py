@@ -9,11 +9,13 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
 from finks_assets.cli.main import run_range
+from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 from finks_assets.definitions import build_definitions
 from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.resources.market_data import MarketDataResource
@@ -68,15 +70,33 @@ class FaultyMarketData(MarketDataResource):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> FinksSettings:
-    """One full run over the week; the tests below read what it produced."""
+def first_run(tmp_path_factory: pytest.TempPathFactory,
+              ) -> tuple[FinksSettings, dg.ExecuteInProcessResult]:
+    """One full run over the week on a fresh data dir; the tests below read what it produced."""
     data_dir = tmp_path_factory.mktemp("e2e") / "finks"
     settings = FinksSettings.from_env(
         {"FINKS_DATA_DIR": str(data_dir), "FINKS_UNIVERSE": ",".join(SMALL_UNIVERSE)}
     )
     result = run_range(settings, FIRST, LAST)
     assert result.success
-    return settings
+    return settings, result
+
+
+@pytest.fixture(scope="module")
+def built(first_run: tuple[FinksSettings, dg.ExecuteInProcessResult]) -> FinksSettings:
+    return first_run[0]
+
+
+def test_the_first_gold_build_seeds_the_reference_data_the_job_leaves_out(
+        first_run: tuple[FinksSettings, dg.ExecuteInProcessResult]) -> None:
+    settings, result = first_run
+    seed = dg.AssetKey(["gold", "portfolio_holdings"])
+    job = build_definitions(settings).resolve_job_def(DAILY_BARS_JOB)
+    assert seed not in job.asset_layer.selected_asset_keys  # static: not a trading-day asset
+    assert [m.asset_key for m in result.asset_materializations_for_node("finks_dbt")
+            if m.asset_key == seed] == [seed]  # recorded once, by the gold step that loaded it
+    holdings = gold(settings, "select count(*) as n from gold.portfolio_holdings")
+    assert holdings["n"].iloc[0] > 0
 
 
 def test_definitions_load_with_every_layer_and_check(settings: FinksSettings) -> None:

@@ -134,11 +134,11 @@ def test_dagster_splits_the_project_by_folder_into_two_pooled_assets() -> None:
 
     from finks_assets.defs.gold.dbt_assets import (
         GOLD_POOL,
-        fmp_reference_dbt_assets,
         gold_dbt_assets,
+        reference_dbt_assets,
     )
 
-    gold, reference = gold_dbt_assets(), fmp_reference_dbt_assets()
+    gold, reference = gold_dbt_assets(), reference_dbt_assets()
     assert gold_dbt_assets() is gold  # cached: the manifest is read once per process
     assert gold.backfill_policy == dg.BackfillPolicy.single_run()
     assert gold.partitions_def is not None and reference.partitions_def is None
@@ -149,7 +149,9 @@ def test_dagster_splits_the_project_by_folder_into_two_pooled_assets() -> None:
 
     reference_models = {name for name, node in models().items()
                         if "fmp_reference" in node["config"]["tags"]}
-    assert names(reference) == reference_models
+    seeds = {n["name"] for n in manifest()["nodes"].values() if n["resource_type"] == "seed"}
+    assert seeds == {"portfolio_holdings"}
+    assert names(reference) == reference_models | seeds
     assert names(gold) & names(reference) == set()
     # every model is an asset of one of the two, except ephemeral ones (inlined, no asset)
     assert {name for name, node in models().items()

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from finks_assets.definitions import build_definitions
-from finks_assets.lib.settings import FinksSettings
+from finks_assets.lib.settings import FinksSettings, SettingsError
 from finks_assets_tests.deploy_tools import helm_instance_config, helm_values, load_instance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +147,20 @@ def test_an_instance_without_pool_limits_would_not_serialize(tmp_path: Path) -> 
         assert not (first.is_claimed and not second.is_claimed)
     finally:
         instance.dispose()
+
+
+def test_launched_runs_execute_in_process_unless_configured_otherwise(tmp_path: Path) -> None:
+    """A run's steps share one process (each step in its own process loaded the definitions
+    again); FINKS_RUN_EXECUTOR=multiprocess restores a process per step, and a typo is an error."""
+    def executor(**env: str) -> str:
+        settings = FinksSettings.from_env({"FINKS_DATA_DIR": str(tmp_path / "finks"),
+                                           "FINKS_UNIVERSE": "AAPL", **env})
+        repo = build_definitions(settings).get_repository_def()
+        names = {job.executor_def.name for job in repo.get_all_jobs()}
+        assert len(names) == 1, names
+        return names.pop()
+
+    assert executor() == "in_process"
+    assert executor(FINKS_RUN_EXECUTOR="multiprocess") == "multiprocess"
+    with pytest.raises(SettingsError, match="FINKS_RUN_EXECUTOR"):
+        executor(FINKS_RUN_EXECUTOR="threads")

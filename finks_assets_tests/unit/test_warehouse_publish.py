@@ -267,3 +267,14 @@ def test_the_build_copy_keeps_the_warehouse_catalog_name(tmp_path: Path) -> None
         build.publish()
     with duckdb.connect(str(live), read_only=True) as con:
         assert con.execute("select count(*) from gold.v").fetchone() == (0,)
+
+
+def test_a_build_copy_names_the_relations_it_lacks(tmp_path: Path) -> None:
+    """How the gold step knows a fresh warehouse needs its seeds loaded."""
+    live = tmp_path / "warehouse.duckdb"
+    wanted = [("gold", "fct_daily_bars"), ("gold", "portfolio_holdings")]
+    with gold_build(live) as build:  # no warehouse yet: everything is missing
+        assert build.missing_relations(wanted) == set(wanted)
+    make_live(live)
+    with gold_build(live) as build:
+        assert build.missing_relations(wanted) == {("gold", "portfolio_holdings")}

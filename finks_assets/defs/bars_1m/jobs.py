@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from finks_assets.defs.fmp.jobs import FMP_EOD_PATH, FMP_REFERENCE
+from finks_assets.defs.gold.dbt_assets import seed_selection
 from finks_assets.defs.ops.freshness import freshness_checks
 from finks_assets.lib.partitions import trading_days
 
@@ -35,8 +36,9 @@ def daily_bars_job_for(source: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         name=DAILY_BARS_JOB,
         # Freshness checks judge "now", not the run's partitions: their own sensor runs them.
+        # The seeds are static reference data that the gold step loads if they are missing.
         selection=(dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness_checks)
-                   - FMP_REFERENCE - other_path
+                   - FMP_REFERENCE - other_path - seed_selection()
                    # the day's micro-batches have their own after-close job (stream_compaction)
                    - dg.AssetSelection.groups("stream")),
         partitions_def=trading_days,

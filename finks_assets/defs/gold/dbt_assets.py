@@ -1,12 +1,19 @@
 """Gold: the dbt project ``finks_dbt`` loaded as Dagster assets.
 
-Two assets split the project by folder (the ``fmp_reference`` tag is set per folder in
+Two assets split the project (the ``fmp_reference`` tag is set per folder in
 ``dbt_project.yml``, never per model):
 
 * ``finks_dbt``: everything partitioned by trading day. A backfill is one run
   (``BackfillPolicy.single_run()``) and one ``dbt build`` over its window: dbt replaces the
   window's rows in the incremental marts, and the staging/intermediate views stay unfiltered.
-* ``finks_dbt_fmp_reference``: the ticker-partitioned FMP reference models, unpartitioned here.
+* ``finks_dbt_reference``: reference data with no trading-day axis, unpartitioned: the
+  ticker-partitioned FMP reference models and the seeds (``portfolio_holdings``).
+
+The seeds are unpartitioned because they are static: as a partitioned root, a backfill built
+all its days in a first run of their own, and Dagster then could not group the portfolio marts
+with ``fct_daily_bars`` (their parent sets differed), so every gold run needed a second one for
+the marts (8 gold runs instead of 4 in a 20 x 63 asset backfill). A partitioned build seeds a
+warehouse that lacks them (a fresh one), so no run has to be launched first.
 
 Both write the one DuckDB warehouse, which takes a single writer, so both run in the
 ``duckdb_gold`` concurrency pool. dbt builds into a private copy of the warehouse that is
@@ -17,14 +24,16 @@ Dagster records exactly what readers can see. The manifest is a build artifact
 dagster-open-platform.
 """
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 
 from finks_assets.lib.dbt.artifacts import keep_partial_parse, prune_invocation_dirs
 from finks_assets.lib.dbt.project import dbt_project
@@ -36,7 +45,7 @@ from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.resources.warehouse import WarehouseResource
 from finks_assets.lib.warehouse_publish import GoldBuild
 
-FMP_REFERENCE_SELECTOR = "tag:fmp_reference"
+REFERENCE_SELECTOR = "tag:fmp_reference resource_type:seed"  # dbt's space is a union
 GOLD_POOL = "duckdb_gold"
 # dbt unit tests check the models' SQL, which does not change from one run to the next: they
 # run in CI (the pytest dbt builds) and in any `dbt build` by hand, not in every scheduled run,
@@ -92,9 +101,58 @@ def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         # The environment, not --indirect-selection, since dagster-dbt may set that flag itself.
         stack.enter_context(temporary_environ({"DBT_INDIRECT_SELECTION": "cautious",
                                                **environment}))
+        seeded = seed_if_missing(context, dbt, build) if build is not None else []
         invocation = dbt.cli(list(DBT_BUILD_ARGS), context=context)
         yield from publish_then_report(context, invocation.stream(), build)
+    for key in seeded:
+        yield dg.AssetMaterialization(asset_key=key, description="seeded by a gold build: the "
+                                      "warehouse did not have it")
     keep_partial_parse(Path(invocation.target_path), target)
+
+
+def seed_if_missing(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                    build: GoldBuild) -> list[dg.AssetKey]:
+    """``dbt seed`` the seeds a partitioned build reads but the warehouse lacks (a fresh one).
+
+    The seeds are another (unpartitioned) asset, so a trading-day run or backfill does not
+    select them; without this a fresh warehouse's first build would fail every model reading
+    one, and with it all of gold (a failed build publishes nothing). Costs one ``dbt seed`` per
+    warehouse, and nothing once the seeds are there.
+    """
+    if context.selected_asset_keys.isdisjoint(seed_children()):
+        return []
+    missing = build.missing_relations([(s.schema, s.name) for s in seeds()])
+    keys = [s.key for s in seeds() if (s.schema, s.name) in missing]
+    if keys:
+        context.log.info(f"seeding {', '.join(k.to_user_string() for k in keys)}: not in the "
+                         "warehouse yet")
+        dbt.cli(["seed", "--select", *(k.path[-1] for k in keys)],
+                manifest=dbt_project().manifest_path).wait()
+    return keys
+
+
+@dataclass(frozen=True)
+class Seed:
+    schema: str
+    name: str
+    key: dg.AssetKey
+
+
+@cache
+def seeds() -> tuple[Seed, ...]:
+    """The dbt project's seeds: where dbt loads them and their asset keys."""
+    translator = FinksDbtTranslator()
+    nodes = json.loads(Path(dbt_project().manifest_path).read_text())["nodes"].values()
+    return tuple(Seed(n["schema"], n["alias"], translator.get_asset_key(n))
+                 for n in nodes if n["resource_type"] == "seed")
+
+
+@cache
+def seed_children() -> frozenset[dg.AssetKey]:
+    """The partitioned gold assets that read a seed (directly)."""
+    keys = {s.key for s in seeds()}
+    return frozenset(spec.key for spec in gold_dbt_assets().specs
+                     if any(dep.asset_key in keys for dep in spec.deps))
 
 
 def publish_then_report(context: dg.AssetExecutionContext, events: Iterable[Any],
@@ -134,7 +192,7 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
         partitions_def=trading_days,
         backfill_policy=dg.BackfillPolicy.single_run(),
         name="finks_dbt",
-        exclude=FMP_REFERENCE_SELECTOR,
+        exclude=REFERENCE_SELECTOR,
         pool=GOLD_POOL,
     )
     def finks_dbt(
@@ -156,19 +214,25 @@ def gold_dbt_assets() -> dg.AssetsDefinition:
 
 
 @cache
-def fmp_reference_dbt_assets() -> dg.AssetsDefinition:
+def reference_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=FinksDbtTranslator(),
-        select=FMP_REFERENCE_SELECTOR,
-        name="finks_dbt_fmp_reference",
+        select=REFERENCE_SELECTOR,
+        name="finks_dbt_reference",
         pool=GOLD_POOL,
     )
-    def finks_dbt_fmp_reference(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                                lake: LakeResource, warehouse: WarehouseResource):
+    def finks_dbt_reference(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                            lake: LakeResource, warehouse: WarehouseResource):
         yield from build_with_settings(context, dbt, dbt_run_settings(lake), warehouse, lake)
 
-    return finks_dbt_fmp_reference
+    return finks_dbt_reference
+
+
+def seed_selection() -> dg.AssetSelection:
+    """The seeds: reference data the trading-day jobs leave out (a partitioned build seeds a
+    warehouse that lacks them)."""
+    return build_dbt_asset_selection([reference_dbt_assets()], dbt_select="resource_type:seed")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from finks_assets.defs.gold.dbt_assets import fmp_reference_dbt_assets, gold_dbt_assets
+from finks_assets.defs.gold.dbt_assets import gold_dbt_assets, reference_dbt_assets
 from finks_assets.lib.settings import FinksSettings
 
 
 def build_defs(settings: FinksSettings) -> dg.Definitions:
     del settings  # gold reads its environment through the resources
-    return dg.Definitions(assets=[gold_dbt_assets(), fmp_reference_dbt_assets()])
+    return dg.Definitions(assets=[gold_dbt_assets(), reference_dbt_assets()])
