@@ -6,13 +6,20 @@ out of scheduled runs (they run in the dbt builds of the other dbt tests).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
 import pytest
 
-from finks_assets.defs.gold.dbt_assets import gold_dbt_assets
+from finks_assets.defs.gold.dbt_assets import (
+    gold_dbt_assets,
+    seed_children,
+    seed_if_missing,
+    seeds,
+)
 from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.resources.factory import build_resources
 from finks_assets.lib.settings import FinksSettings
@@ -49,3 +56,29 @@ def test_a_partition_range_is_one_windowed_dbt_build(tmp_path: Path,
     (run_results,) = (DBT_PROJECT_DIR / "target").glob(f"finks_dbt-{result.run_id[:7]}-*/run_results.json")
     kinds = {r["unique_id"].split(".")[0] for r in json.loads(run_results.read_text())["results"]}
     assert {"model", "test"} <= kinds and "unit_test" not in kinds
+
+
+def test_athena_builds_load_the_seeds_once_per_instance() -> None:
+    """No warehouse file to look into on Athena: a gold build seeds what this Dagster instance
+    never materialized. dbt is a recording stand-in here (no Athena on this machine); the DuckDB
+    path runs the real ``dbt seed`` in the test above and in the end-to-end tests."""
+    seed = dg.AssetKey(["gold", "portfolio_holdings"])
+    calls: list[list[str]] = []
+
+    class RecordingDbt:
+        def cli(self, args: list[str], **_: object) -> SimpleNamespace:
+            calls.append(list(args))
+            return SimpleNamespace(wait=lambda: None)
+
+    instance = dg.DagsterInstance.ephemeral()
+    context = SimpleNamespace(selected_asset_keys=seed_children(), instance=instance,
+                              log=logging.getLogger(__name__))
+    assert seed in {s.key for s in seeds()}
+    assert seed_if_missing(context, RecordingDbt(), None) == [seed]
+    instance.report_runless_asset_event(dg.AssetMaterialization(seed))
+    assert seed_if_missing(context, RecordingDbt(), None) == []
+    assert calls == [["seed", "--select", "portfolio_holdings"]]
+    # a build that reads no seed never looks
+    bars_only = SimpleNamespace(selected_asset_keys={dg.AssetKey(["gold", "fct_daily_bars"])},
+                                instance=dg.DagsterInstance.ephemeral(), log=context.log)
+    assert seed_if_missing(bars_only, RecordingDbt(), None) == []

@@ -96,12 +96,12 @@ def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             stack.enter_context(warehouse.dbt_environment())
         else:
             build = stack.enter_context(warehouse.gold_build())
-        # "cautious": a build of some models (e.g. only the seed, a backfill root) must not pull
+        # "cautious": a build of some models (the subset a backfill run requested) must not pull
         # in tests of models outside the selection, which may not exist yet on a fresh warehouse.
         # The environment, not --indirect-selection, since dagster-dbt may set that flag itself.
         stack.enter_context(temporary_environ({"DBT_INDIRECT_SELECTION": "cautious",
                                                **environment}))
-        seeded = seed_if_missing(context, dbt, build) if build is not None else []
+        seeded = seed_if_missing(context, dbt, build)
         invocation = dbt.cli(list(DBT_BUILD_ARGS), context=context)
         yield from publish_then_report(context, invocation.stream(), build)
     for key in seeded:
@@ -111,7 +111,7 @@ def build_with_settings(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 
 
 def seed_if_missing(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                    build: GoldBuild) -> list[dg.AssetKey]:
+                    build: GoldBuild | None) -> list[dg.AssetKey]:
     """``dbt seed`` the seeds a partitioned build reads but the warehouse lacks (a fresh one).
 
     The seeds are another (unpartitioned) asset, so a trading-day run or backfill does not
@@ -121,8 +121,12 @@ def seed_if_missing(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     """
     if context.selected_asset_keys.isdisjoint(seed_children()):
         return []
-    missing = build.missing_relations([(s.schema, s.name) for s in seeds()])
-    keys = [s.key for s in seeds() if (s.schema, s.name) in missing]
+    if build is None:  # Athena: no file to look into; whether this instance ever loaded them
+        keys = [s.key for s in seeds()
+                if context.instance.get_latest_materialization_event(s.key) is None]
+    else:
+        missing = build.missing_relations([(s.schema, s.name) for s in seeds()])
+        keys = [s.key for s in seeds() if (s.schema, s.name) in missing]
     if keys:
         context.log.info(f"seeding {', '.join(k.to_user_string() for k in keys)}: not in the "
                          "warehouse yet")
