@@ -64,3 +64,21 @@ def test_split_day_return_is_the_true_return(demo: FinksSettings) -> None:
         assert split.daily_return == pytest.approx(true_return, abs=1e-9), split.ticker
         assert abs(split.close / split.previous_close - 1) > 0.6  # the raw -75% drop is real
         assert abs(true_return) < 0.1
+
+
+def test_a_split_is_not_a_loss_in_the_portfolio(demo: FinksSettings) -> None:
+    """A held ticker's 4:1 split: its position moves by the ticker's true return that day
+    (the split-adjusted close), not by -75% (the raw close times today's share count)."""
+    rows = gold(demo, """
+        select p.portfolio_id, p.ticker, p.trade_date, p.market_value,
+               lag(p.market_value) over (partition by p.portfolio_id, p.ticker
+                                         order by p.trade_date) as previous_value,
+               f.split_factor, f.dividend_factor, x.daily_return
+        from gold.fct_portfolio_positions p
+        join gold.fct_adjustment_factors f using (ticker, trade_date)
+        join gold.fct_daily_features x using (ticker, trade_date)""")
+    splits = rows[(rows["split_factor"] != 1) & (rows["dividend_factor"] == 1)
+                  & rows["previous_value"].notna()]
+    assert len(splits), "no held ticker splits inside the demo window"
+    moved = splits["market_value"] / splits["previous_value"] - 1
+    assert (moved - splits["daily_return"]).abs().max() < 1e-9, splits

@@ -1,6 +1,12 @@
 {#-
     One row per (portfolio_id, trade_date, ticker): each holding of the seed portfolio_holdings
-    valued at the ticker's close in fct_daily_bars.
+    valued at the ticker's close in fct_daily_bars, split-adjusted.
+
+    The seed's quantities are shares held now (as of the latest session). Before a split the
+    same position was fewer shares at a higher price, so each day is valued at the close in
+    today's share terms: raw close * cumulative_split_factor (fct_adjustment_factors). With
+    the raw close a 4:1 split read as a 75% loss of that holding on the split day. Dividends
+    are not folded in: market value and daily P&L are the price return, as a brokerage shows.
 
     A portfolio-day exists only when every holding of the portfolio has a close that day; a day
     with a missing close (a halted or not-yet-loaded ticker) is left out rather than valued with
@@ -20,8 +26,14 @@ with holdings as (
 
 daily_bars as (
 
-    select ticker, trade_date, close
-    from {{ ref('fct_daily_bars') }}
+    select
+        bars.ticker,
+        bars.trade_date,
+        bars.close * coalesce(factors.cumulative_split_factor, 1) as close
+    from {{ ref('fct_daily_bars') }} as bars
+    left join {{ ref('fct_adjustment_factors') }} as factors
+        on factors.ticker = bars.ticker
+        and factors.trade_date = bars.trade_date
 
 ),
 
