@@ -82,8 +82,8 @@ replay-demo: manifest $(DAGSTER_HOME)/dagster.yaml
 # pytest-xdist workers, each taking whole test modules (--dist loadfile keeps a module's
 # fixtures, such as a dagster dev instance, on one worker). Much of the integration tier waits on
 # servers and daemon ticks, so three workers on 2 cores finish sooner: a fresh-clone CI run took
-# 41 min of pytest in one process and 19-26 min with three (the webserver backfill module is the
-# long pole).
+# 41 min of pytest in one process and 19-26 min with three; 17.5 min since launched runs execute
+# in process (the webserver backfill module, ~9 min, is the long pole).
 # TEST_WORKERS=0 runs everything in this process (pytest's own output, pdb).
 TEST_WORKERS ?= 3
 test: manifest $(BIN)/.test-installed
