@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from finks_assets.lib.dbt.artifacts import keep_partial_parse, prune_invocation_dirs
 from finks_assets.lib.dbt.project import dbt_project
@@ -239,4 +239,4 @@ def reference_dbt_assets() -> dg.AssetsDefinition:
 def seed_selection() -> dg.AssetSelection:
     """The seeds: reference data the trading-day jobs leave out (a partitioned build seeds a
     warehouse that lacks them)."""
-    return build_dbt_asset_selection([reference_dbt_assets()], dbt_select="resource_type:seed")
+    return dg.AssetSelection.assets(*(seed.key for seed in seeds()))
