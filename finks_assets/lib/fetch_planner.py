@@ -23,14 +23,16 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.layout import bronze_partition_dir
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 from finks_assets.lib.transforms.bronze_reader import read_day_audit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FAILED_STATUSES = frozenset({"error", "empty"})
 
@@ -63,6 +65,7 @@ def held_sessions(
     store: LakeStore, source: str, tickers: Iterable[str], sessions: Sequence[dt.date]
 ) -> dict[str, set[dt.date]]:
     """Per ticker, the sessions among ``sessions`` that bronze holds (see the module doc)."""
+    import pandas as pd
     wanted = set(tickers)
     held: dict[str, set[dt.date]] = defaultdict(set)
     for day in sessions:

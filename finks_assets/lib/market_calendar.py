@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 if TYPE_CHECKING:
     import exchange_calendars as xcals
+    import pandas as pd
 
 EXCHANGE = "XNYS"
 EXCHANGE_TZ = "America/New_York"
@@ -30,7 +29,7 @@ CALENDAR_START = dt.date(2000, 1, 1)
 # not on every restart; a code location restarted at least once every few years never sees a
 # holiday past the horizon become a partition.
 HORIZON_YEARS = 3
-BAR_1M = pd.Timedelta(minutes=1)
+BAR_1M = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Session:
 
     @property
     def minutes(self) -> int:
-        return int((self.close_utc - self.open_utc) / pd.Timedelta(minutes=1))
+        return int((self.close_utc - self.open_utc) / BAR_1M)
 
     @property
     def is_half_day(self) -> bool:
@@ -75,17 +74,20 @@ def calendar() -> xcals.ExchangeCalendar:
 def closed_weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
     """Weekdays in [start, end] without a session: the exchange holidays (regular and ad hoc,
     e.g. a national day of mourning), exactly the complement of :func:`is_session` on weekdays."""
+    import pandas as pd
     weekdays = pd.bdate_range(pd.Timestamp(start), pd.Timestamp(end))
     closed = weekdays.difference(calendar().sessions_in_range(weekdays[0], weekdays[-1]))
     return [ts.date() for ts in closed]
 
 
 def is_session(day: dt.date) -> bool:
+    import pandas as pd
     return bool(calendar().is_session(pd.Timestamp(day)))
 
 
 def session(day: dt.date) -> Session | None:
     """The session on ``day``, or None when the market is closed (weekend or holiday)."""
+    import pandas as pd
     if not is_session(day):
         return None
     cal = calendar()
@@ -99,6 +101,7 @@ def session(day: dt.date) -> Session | None:
 
 def sessions_between(start: dt.date, end: dt.date) -> list[Session]:
     """All sessions with ``start <= date <= end``."""
+    import pandas as pd
     if end < start:
         return []
     labels = calendar().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
@@ -107,6 +110,7 @@ def sessions_between(start: dt.date, end: dt.date) -> list[Session]:
 
 def last_completed_sessions(count: int, now: pd.Timestamp | None = None) -> list[Session]:
     """The ``count`` most recent sessions whose close is already in the past."""
+    import pandas as pd
     now = (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
     end = now.date()
     found: list[Session] = []
@@ -118,7 +122,7 @@ def last_completed_sessions(count: int, now: pd.Timestamp | None = None) -> list
 
 
 def bar_has_ended(
-    start: pd.Timestamp | pd.Series, now: pd.Timestamp, length: pd.Timedelta = BAR_1M
+    start: pd.Timestamp | pd.Series, now: pd.Timestamp, length: dt.timedelta = BAR_1M
 ) -> bool | pd.Series:
     """THE rule about time, for every source: a bar labelled ``start`` covering ``length``
     exists only once ``start + length <= now``.
@@ -166,6 +170,7 @@ def exchange_date(ts: pd.Series) -> pd.Series:
 
 def sessions_frame(days: list[dt.date]) -> pd.DataFrame:
     """A table of (trade_date, open_utc, close_utc) for the sessions among ``days``."""
+    import pandas as pd
     rows = [session(day) for day in days]
     return pd.DataFrame(
         {

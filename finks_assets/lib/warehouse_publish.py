@@ -36,8 +36,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
+
 
 BUILD_SUFFIX = ".building"
 LOCK_SUFFIX = ".publish.lock"
@@ -84,6 +87,7 @@ class GoldBuild:
 
     def missing_relations(self, relations: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (schema, name) relations the copy lacks (all of them on a fresh one)."""
+        import duckdb
         wanted = set(relations)
         if not self.path.exists():
             return wanted
@@ -93,6 +97,7 @@ class GoldBuild:
         return wanted - set(present)
 
     def publish(self) -> PublishStats:
+        import duckdb
         started = time.perf_counter()
         with duckdb.connect(str(self.path)) as con:
             self.stats.dropped = drop_dbt_leftovers(con)
@@ -152,6 +157,7 @@ def _fold_wal(live: Path) -> None:
     The copy would not carry it, and after the rename it would belong to another file. Folding it
     in changes no committed state, so readers see the same gold.
     """
+    import duckdb
     if wal_of(live).exists():
         with duckdb.connect(str(live)) as con:
             con.execute("checkpoint")

@@ -17,9 +17,9 @@ ticker in its metadata and log.
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from finks_assets.lib import market_calendar
@@ -37,6 +37,9 @@ from finks_assets.lib.transforms.bronze_audit import (
     write_audit,
     write_bronze,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BRONZE_BARS = dg.AssetKey(["bronze", "bars_1m"])
 # Transient vendor trouble (timeouts, 5xx) fails the step; Dagster retries it alone.
@@ -76,6 +79,7 @@ def bronze_bars_1m(
     lake: LakeResource,
     universe: UniverseResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    import pandas as pd
     tickers = config.resolve(universe.tickers)
     days = partition_dates(context)
     source = market_data.bar_source()
@@ -151,6 +155,7 @@ def _fetches(
     groups never share a fetch time: the fetch time names the bronze file and orders fetches
     ("latest wins"), so a clock that did not move between calls is nudged by a microsecond.
     """
+    import pandas as pd
     if not sessions:
         yield BarFetch(
             source=source.name, fetched_at=pd.Timestamp.now(tz="UTC"),
@@ -166,7 +171,7 @@ def _fetches(
         yield fetch, sorted([*group.sessions, *closed])
 
 
-def _failures_markdown(failed: pd.DataFrame) -> str:
+def _failures_markdown(failed: "pd.DataFrame") -> str:
     if failed.empty:
         return "All tickers delivered bars for every session."
     lines = ["| ticker | trade_date | status | error |", "|---|---|---|---|"]

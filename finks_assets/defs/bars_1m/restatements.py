@@ -23,9 +23,9 @@ How the pieces fit:
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.defs.bars_1m.bronze import BRONZE_BARS
 from finks_assets.defs.bars_1m.silver import RECHECK_CHANGED_KEY, SILVER_BARS, SILVER_QUARANTINE
@@ -43,6 +43,9 @@ from finks_assets.lib.transforms.restatements import (
     detect_restatements,
     new_rows,
 )
+
+if TYPE_CHECKING:
+    pass
 
 SILVER_RESTATEMENTS = dg.AssetKey(["silver", "restatements"])
 TOLERANCE_CHECK = "restatements_within_tolerance"
@@ -88,6 +91,7 @@ def restatements_asset(tolerance: float, backfill_policy: dg.BackfillPolicy | No
         lake: LakeResource,
         alerts: AlertResource,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        import pandas as pd
         days = partition_dates(context)
         source = market_data.bar_source()
         store, writer = lake.store(), lake.writer()

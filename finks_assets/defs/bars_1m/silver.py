@@ -21,9 +21,9 @@ run for that day alone (``defs/bars_1m/restatements.py``).
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from finks_assets.lib.lake.store import LakeStore
@@ -41,6 +41,9 @@ from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.transforms.bronze_reader import read_bronze
 from finks_assets.lib.transforms.partition_diff import same_as_held
 from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BRONZE_BARS = dg.AssetKey(["bronze", "bars_1m"])
 SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
@@ -132,8 +135,9 @@ def _unchanged(store: LakeStore, result: SilverResult, day: dt.date) -> bool:
     )
 
 
-def _on(frame: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+def _on(frame: "pd.DataFrame", days: list[dt.date]) -> "pd.DataFrame":
     """The frame's rows of ``days`` (the released ones)."""
+    import pandas as pd
     if frame.empty:
         return frame
     return frame[pd.to_datetime(frame["trade_date"]).dt.date.isin(set(days))]

@@ -18,9 +18,9 @@ point-in-time adjustment possible: see ``finks_dbt/macros/adjusted_bars_as_of.sq
 
 import hashlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.defs.fmp.outcomes import FMP_POOL
 from finks_assets.lib.lake.corporate_actions_layout import (
@@ -42,6 +42,9 @@ from finks_assets.lib.transforms.corporate_actions import (
     SILVER_COLUMNS,
     clean_actions,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BRONZE_KEY = dg.AssetKey(["bronze", "corporate_actions"])
 SILVER_KEY = dg.AssetKey(["silver", DATASET])
@@ -199,8 +202,9 @@ def payload_digest(payload: ActionPayload) -> str:
     return digest.hexdigest()
 
 
-def _typed_silver(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _typed_silver(frames: "dict[str, pd.DataFrame]") -> "pd.DataFrame":
     """All tickers' rows with fixed dtypes, so even an all-empty write has typed Parquet columns."""
+    import pandas as pd
     frame = pd.concat(frames.values(), ignore_index=True)
     if "payload_digest" not in frame.columns:
         frame["payload_digest"] = None
@@ -216,9 +220,10 @@ def _typed_silver(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         first_seen_at=pd.to_datetime(frame["first_seen_at"], utc=True))
 
 
-def _typed_quarantine(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _typed_quarantine(frames: "dict[str, pd.DataFrame]") -> "pd.DataFrame":
     """Quarantined rows keep the vendor's values as text/float (they may be anything); the
     ``ticker`` partition is the ticker asked for, the vendor's symbol is kept in ``symbol``."""
+    import pandas as pd
     parts = [f.assign(symbol=f["ticker"].astype("string"), ticker=t) for t, f in frames.items()]
     frame = pd.concat(parts, ignore_index=True)
     columns = [c for c in QUARANTINE_COLUMNS if c != "ticker"]

@@ -8,9 +8,9 @@ is the reference the reconciliation check compares the 1-minute rollup with. The
 """
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.defs.fmp.outcomes import (
     FMP_POOL,
@@ -40,6 +40,9 @@ from finks_assets.lib.run_config import TickerSelection
 from finks_assets.lib.sources.fmp.parse import BARS_1D_COLUMNS, eod_bars
 from finks_assets.lib.transforms.bronze_audit import write_audit
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 BRONZE_FMP_EOD = dg.AssetKey(["bronze", "fmp_eod"])
 SILVER_FMP_BARS_1D = dg.AssetKey(["silver", BARS_1D])
 
@@ -51,6 +54,7 @@ SILVER_FMP_BARS_1D = dg.AssetKey(["silver", BARS_1D])
 )
 def bronze_fmp_eod(context: dg.AssetExecutionContext, config: TickerSelection, fmp: FmpResource,
                    lake: LakeResource, universe: UniverseResource):
+    import pandas as pd
     tickers = config.resolve(universe.tickers)
     days = partition_dates(context)
     first, last = min(days), max(days)
@@ -95,8 +99,9 @@ def bronze_fmp_eod(context: dg.AssetExecutionContext, config: TickerSelection, f
     yield check
 
 
-def read_eod_bronze(store: LakeStore, days: list) -> pd.DataFrame:
+def read_eod_bronze(store: LakeStore, days: list) -> "pd.DataFrame":
     """Every EOD payload covering ``days``; per (ticker, trade_date) the latest fetch wins."""
+    import pandas as pd
     frames = [eod_bars(f.raw, f.ticker, f.fetched_at)
               for window in eod_windows_overlapping(store, days)
               for f in read_json_files(store, window)]
@@ -109,7 +114,7 @@ def read_eod_bronze(store: LakeStore, days: list) -> pd.DataFrame:
     return bars.sort_values(["trade_date", "ticker"]).reset_index(drop=True)
 
 
-def _ohlc_violations(bars: pd.DataFrame) -> pd.DataFrame:
+def _ohlc_violations(bars: "pd.DataFrame") -> "pd.DataFrame":
     bad = (
         bars[["open", "high", "low", "close"]].isna().any(axis=1)
         | (bars[["open", "high", "low", "close"]] <= 0).any(axis=1)

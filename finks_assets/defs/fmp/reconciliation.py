@@ -11,15 +11,17 @@ left in the day: VWAP 180 against 121, +49 %), not to audit FMP's arithmetic.
 
 
 import datetime as dt
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.defs.fmp.eod import SILVER_FMP_BARS_1D
 from finks_assets.lib.lake.fmp_layout import BARS_1D
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.warehouse import WarehouseResource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FCT_DAILY_BARS = dg.AssetKey(["gold", "fct_daily_bars"])
 CLOSE_TOLERANCE = 0.005  # 0.5 %: adjusted vs unadjusted closes and auction prints differ less
@@ -33,16 +35,17 @@ COLUMNS = ["ticker", "trade_date", "close_1m", "close_fmp", "close_diff", "volum
 
 class Reconciliation(NamedTuple):
     compared: int  # (ticker, trade_date) pairs present on both sides
-    mismatches: pd.DataFrame  # COLUMNS, one row per pair with a difference beyond tolerance
+    mismatches: "pd.DataFrame"  # COLUMNS, one row per pair with a difference beyond tolerance
     vwap_compared: int  # pairs where both VWAPs exist (a zero-volume day has none)
 
 
-def reconcile(minute_daily: pd.DataFrame, eod: pd.DataFrame, close_tolerance: float = CLOSE_TOLERANCE,
+def reconcile(minute_daily: "pd.DataFrame", eod: "pd.DataFrame", close_tolerance: float = CLOSE_TOLERANCE,
               volume_tolerance: float = VOLUME_TOLERANCE,
               vwap_tolerance: float = VWAP_TOLERANCE) -> Reconciliation:
     """Join on (ticker, trade_date); the mismatches are pairs whose relative close, volume or
     VWAP difference is beyond its tolerance. ``vwap`` is gold's vwap in ``minute_daily`` and
     FMP's in ``eod``; a frame without the column (or a null value) is simply not compared."""
+    import pandas as pd
     minute_daily, eod = (f if "vwap" in f.columns else f.assign(vwap=float("nan"))
                          for f in (minute_daily, eod))
     pairs = minute_daily.merge(eod, on=["ticker", "trade_date"], suffixes=("_1m", "_fmp"))
@@ -61,8 +64,9 @@ def reconcile(minute_daily: pd.DataFrame, eod: pd.DataFrame, close_tolerance: fl
         int(pairs["vwap_diff"].notna().sum()))
 
 
-def read_silver_fmp_bars_1d(lake: LakeResource) -> pd.DataFrame:
+def read_silver_fmp_bars_1d(lake: LakeResource) -> "pd.DataFrame":
     """ticker, close, volume, vwap (FMP's own) and trade_date of every silver FMP EOD bar."""
+    import pandas as pd
     store = lake.store()
     columns = ["ticker", "close", "volume", "vwap"]
     frames = [
@@ -84,6 +88,7 @@ def read_silver_fmp_bars_1d(lake: LakeResource) -> pd.DataFrame:
                 f"1-minute vwap against FMP's own figure) within {VWAP_TOLERANCE:.0%}.",
 )
 def fmp_eod_reconciliation(warehouse: WarehouseResource, lake: LakeResource) -> dg.AssetCheckResult:
+    import pandas as pd
     eod = read_silver_fmp_bars_1d(lake)
     with warehouse.connect_read_only() as con:
         minute_daily = con.execute(

@@ -10,7 +10,6 @@ enough. A multi-ticker backfill is a single run (``BackfillPolicy.single_run``).
 
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.defs.fmp.outcomes import (
     FMP_POOL,
@@ -50,6 +49,7 @@ def _bronze_asset(dataset: str) -> dg.AssetsDefinition:
         description=f"FMP {dataset.replace('_', ' ')} per ticker, raw JSON bytes, append-only.",
     )
     def _bronze(context: dg.AssetExecutionContext, fmp: FmpResource, lake: LakeResource):
+        import pandas as pd
         tickers = validate_tickers(context.partition_keys)
         writer = lake.writer()
         payloads, failures = fetch_each(fmp, tickers, _fetcher(dataset, fmp), context.log)
@@ -86,6 +86,7 @@ def _silver_asset(dataset: str) -> dg.AssetsDefinition:
                                  "; keeps filing_date and accepted_at for point-in-time joins."),
     )
     def _silver(context: dg.AssetExecutionContext, lake: LakeResource):
+        import pandas as pd
         frames = {}
         for ticker in validate_tickers(context.partition_keys):
             payloads = read_json_files(lake.store(), ticker_bronze_dir(dataset, ticker))

@@ -12,13 +12,15 @@ Tickers enter paths only after ``validate_ticker``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.layout import fetch_id, partition_dir
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.sources.corporate_actions.base import ActionPayload
 from finks_assets.lib.tickers import validate_ticker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATASET = "corporate_actions"
 QUARANTINE = "corporate_actions_quarantine"
@@ -47,6 +49,7 @@ class StoredPayload:
 def latest_payload(store: LakeStore, source: str, ticker: str, parts: tuple[str, ...]
                    ) -> StoredPayload | None:
     """The newest fetch of ``ticker`` holding every one of ``parts`` (None if there is none)."""
+    import pandas as pd
     by_fetch: dict[str, dict[str, str]] = {}
     for path in store.list_files(bronze_dir(source, ticker), suffix=""):
         name = path.rsplit("/", 1)[-1]

@@ -9,14 +9,17 @@ environment variables (``LakeResource.dbt_environment`` and ``finks_dbt/profiles
 from __future__ import annotations
 
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.storage_settings import ObjectStoreSettings
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def httpfs_extension_path() -> Path:
     """The ``httpfs.duckdb_extension`` file shipped for the installed duckdb version."""
+    import duckdb
     import duckdb_extension_httpfs
 
     package = Path(duckdb_extension_httpfs.__file__).parent
@@ -58,6 +61,7 @@ def configure_s3(con: duckdb.DuckDBPyConnection, store: ObjectStoreSettings) -> 
 
 def connect_lake(store: ObjectStoreSettings | None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that can read the lake: local files, or S3 through httpfs."""
+    import duckdb
     con = duckdb.connect()
     if store is not None:
         configure_s3(con, store)

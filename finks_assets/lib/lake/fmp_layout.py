@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-import pandas as pd
-import pyarrow.fs as pafs
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.layout import fetch_id, trade_date_key
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.tickers import validate_ticker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCE = "fmp"
 EOD_DATASET = "historical_price_eod"
@@ -55,6 +56,7 @@ class BronzeJson:
 
 
 def _fetched_at(name: str) -> pd.Timestamp:
+    import pandas as pd
     stamp = name.rsplit("/", 1)[-1].split("_", 1)[0]
     return pd.to_datetime(stamp, format="%Y%m%dT%H%M%S%fZ", utc=True)
 
@@ -72,6 +74,7 @@ def read_json_files(store: LakeStore, relative_dir: str) -> list[BronzeJson]:
 
 def eod_windows_overlapping(store: LakeStore, days: list[dt.date]) -> list[str]:
     """The bronze EOD window directories that cover at least one of ``days``."""
+    import pyarrow.fs as pafs
     selector = pafs.FileSelector(store.path(f"{_BRONZE}{EOD_DATASET}"), allow_not_found=True)
     first, last = min(days), max(days)
     windows = []

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 PARQUET_SERDE = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -27,15 +30,13 @@ PARQUET_SERDE = {
 BATCH_LIMIT = 100  # BatchCreatePartition accepts at most 100 partitions per call
 PARTITION_TYPES = {"trade_date": "date", "ticker": "string"}
 
-# Arrow type predicate -> Hive/Athena type, first match wins. A column of nulls only types as
+# pyarrow.types predicate -> Hive/Athena type, first match wins. A column of nulls only types as
 # string (a write without rows and with such columns is not registered at all: LakeWriter).
 _HIVE_TYPES = (
-    (pa.types.is_string, "string"), (pa.types.is_large_string, "string"),
-    (pa.types.is_timestamp, "timestamp"), (pa.types.is_floating, "double"),
-    (pa.types.is_integer, "bigint"), (pa.types.is_boolean, "boolean"),
-    (pa.types.is_date, "date"), (pa.types.is_null, "string"),
+    ("is_string", "string"), ("is_large_string", "string"), ("is_timestamp", "timestamp"),
+    ("is_floating", "double"), ("is_integer", "bigint"), ("is_boolean", "boolean"),
+    ("is_date", "date"), ("is_null", "string"),
 )
-
 
 class CatalogError(RuntimeError):
     """Glue refused a table or partition for a reason other than "it already exists"."""
@@ -43,8 +44,9 @@ class CatalogError(RuntimeError):
 
 def hive_type(arrow_type: pa.DataType) -> str:
     """The Hive/Athena type of an Arrow column as the lake writes it."""
-    for matches, name in _HIVE_TYPES:
-        if matches(arrow_type):
+    import pyarrow as pa
+    for predicate, name in _HIVE_TYPES:
+        if getattr(pa.types, predicate)(arrow_type):
             return name
     raise CatalogError(f"no Glue type for Arrow type {arrow_type}")
 

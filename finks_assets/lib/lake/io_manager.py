@@ -7,10 +7,16 @@ write their partitions themselves (silver 1-minute bars, FMP reference tables) n
 manager. Nothing loads lake tables as Dagster inputs: dbt and DuckDB read them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from finks_assets.lib.resources.lake import LakeResource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class LakeParquetIOManager(dg.ConfigurableIOManager):

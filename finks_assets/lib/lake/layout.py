@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.tickers import validate_ticker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SAFE_SEGMENT = re.compile(r"^[a-z0-9_]+$")
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pyarrow.fs as pafs
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
 
 
 class MissingBucketError(RuntimeError):
@@ -22,6 +25,7 @@ class MissingBucketError(RuntimeError):
 @cache
 def s3_filesystem(endpoint_url: str | None, region: str, allow_bucket_creation: bool) -> pafs.S3FileSystem:
     """A (process-wide, cached) S3 filesystem; ``endpoint_url`` None means AWS itself."""
+    import pyarrow.fs as pafs
     parts = urlsplit(endpoint_url) if endpoint_url else None
     return pafs.S3FileSystem(
         region=region,
@@ -35,6 +39,7 @@ def s3_filesystem(endpoint_url: str | None, region: str, allow_bucket_creation: 
 
 def ensure_buckets(filesystem: pafs.FileSystem, buckets: Iterable[str], create: bool) -> None:
     """Create missing buckets (``create``, the s3 mode) or fail clearly naming them (aws mode)."""
+    import pyarrow.fs as pafs
     missing = [b for b in dict.fromkeys(buckets)
                if filesystem.get_file_info(b).type == pafs.FileType.NotFound]
     if not missing:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class LakeStore:
 
     @classmethod
     def local(cls, root: str) -> LakeStore:
+        import pyarrow.fs as pafs
         return cls(pafs.LocalFileSystem(), root.rstrip("/"))
 
     @classmethod
@@ -38,6 +41,7 @@ class LakeStore:
 
     @property
     def is_local(self) -> bool:
+        import pyarrow.fs as pafs
         return isinstance(self.filesystem, pafs.LocalFileSystem)
 
     def path(self, relative: str) -> str:
@@ -63,6 +67,7 @@ class LakeStore:
     def list_files(self, relative_dir: str, suffix: str = ".parquet", recursive: bool = False
                    ) -> list[str]:
         """Finished files ending in ``suffix`` under a directory, sorted; [] if it is absent."""
+        import pyarrow.fs as pafs
         selector = pafs.FileSelector(self.path(relative_dir), allow_not_found=True,
                                      recursive=recursive)
         return sorted(
@@ -77,4 +82,5 @@ class LakeStore:
         return self.list_files(relative_dir)
 
     def read_parquet(self, full_path: str) -> pa.Table:
+        import pyarrow.parquet as pq
         return pq.read_table(full_path, filesystem=self.filesystem)

@@ -22,16 +22,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.glue import GlueCatalog
 from finks_assets.lib.lake.layout import PARTITION_VALUE, partition_dir
 from finks_assets.lib.lake.store import LakeStore
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 PARQUET_OPTIONS = {"row_group_size": 256_000, "compression": "zstd"}
 # A temp file older than this belongs to no live writer (see _remove_stale_temp_files).
@@ -63,6 +63,7 @@ class LakeWriter:
         return self.write_bytes(relative, text.encode("utf-8"))
 
     def write_parquet(self, relative: str, table: pa.Table) -> str:
+        import pyarrow.parquet as pq
         return self._atomic(relative, lambda path: pq.write_table(
             table, path, filesystem=self.store.filesystem, **PARQUET_OPTIONS))
 
@@ -75,6 +76,7 @@ class LakeWriter:
         The frame is converted to Arrow once, so every partition (an empty one included) has
         the same column types.
         """
+        import pyarrow as pa
         normalise = PARTITION_VALUE[by]
         keys = [normalise(k) for k in keys]
         positions = _rows_by_key(frame[by], by)
@@ -132,6 +134,7 @@ class LakeWriter:
         Only files untouched for :data:`STALE_TEMP_SECONDS` go: a live writer's temp file
         (another run writing the same directory) is younger, as writing keeps touching it.
         """
+        import pyarrow.fs as pafs
         cutoff = time.time() - STALE_TEMP_SECONDS
         selector = pafs.FileSelector(directory, allow_not_found=True)
         for info in self.store.filesystem.get_file_info(selector):
@@ -144,6 +147,8 @@ class LakeWriter:
 def _rows_by_key(values: pd.Series, by: str) -> dict[str, np.ndarray]:
     """Row positions per partition key, in row order: one sort, not one mask per key (a
     partition run holds up to ``FINKS_PARTITIONS_PER_RUN`` days of a few hundred tickers)."""
+    import numpy as np
+    import pandas as pd
     if by == "trade_date":
         values = pd.to_datetime(values)
     codes, uniques = pd.factorize(values, sort=False)

@@ -7,9 +7,12 @@ so both are WARN checks that name the bars for a human to judge. Both read the s
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.quality.check_base import CheckDB, CheckOutcome, bars_db, outcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A run is consecutive positions of one ticker with zero volume and one close: within the
 # rows of one (ticker, close), pos - row_number() is constant exactly along such a run.

@@ -11,13 +11,14 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import duckdb
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-
+from finks_assets.lib.frames import empty_frame
 from finks_assets.lib.quality.ordering import with_ordering
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SAMPLE_ROWS = 20
 MAX_LISTED_TICKERS = 50
@@ -31,11 +32,12 @@ class CheckOutcome:
     passed: bool
     failing_rows: int
     metadata: dict[str, object] = field(default_factory=dict)
-    offenders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    offenders: pd.DataFrame = field(default_factory=empty_frame)
 
     @property
     def failing_dates(self) -> set[dt.date]:
         """Trading days with at least one offending row (drives the per-partition gate)."""
+        import pandas as pd
         if self.offenders.empty or "trade_date" not in self.offenders:
             return set()
         return {pd.Timestamp(d).date() for d in self.offenders["trade_date"].unique()}
@@ -49,6 +51,7 @@ class CheckOutcome:
 def _arrow(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
     """The frame as Arrow when it converts (DuckDB scans Arrow in place, while a pandas string
     column is turned into Python objects on every scan: 2x the cost of the checks)."""
+    import pyarrow as pa
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
@@ -67,6 +70,10 @@ class CheckDB:
     """
 
     def __init__(self, bars: pd.DataFrame) -> None:
+        import duckdb
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
         columns = bars[[c for c in BAR_COLUMNS if c in bars.columns]]
         self.con = duckdb.connect(config={"threads": 2})
         self.con.execute("set TimeZone = 'UTC'")
@@ -84,6 +91,7 @@ class CheckDB:
 
     def query(self, sql: str, params: list | None = None, **tables: pd.DataFrame | pa.Table) -> pd.DataFrame:
         """Run ``sql`` over ``bars`` and the given extra tables (registered for this query)."""
+        import pyarrow as pa
         for name, frame in tables.items():
             self.con.register(name, frame if isinstance(frame, pa.Table) else _arrow(frame))
         try:

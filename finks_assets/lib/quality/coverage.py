@@ -8,14 +8,17 @@ row counts are compared with the ticker's trailing median over earlier silver pa
 from __future__ import annotations
 
 import datetime as dt
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.quality.check_base import CheckDB, CheckOutcome, bars_db, outcome
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:
+    import pandas as pd
     sessions = market_calendar.sessions_frame(days)
     if sessions.empty:
         # No session at all (a holiday-only run or chunk without silver history): an empty
@@ -170,6 +173,7 @@ def check_row_count_anomaly(
     A ticker seen in history but absent today counts as 0 bars. With fewer than
     ``min_history_sessions`` earlier sessions the check cannot judge and passes.
     """
+    import pandas as pd
     history = history if len(history) else pd.DataFrame(
         {"ticker": pd.Series([], dtype="string"), "trade_date": pd.Series([], dtype="object"),
          "bars": pd.Series([], dtype="int64")}

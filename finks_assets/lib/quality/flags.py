@@ -19,10 +19,12 @@ gaps, row counts) have no bar to carry a flag.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.quality.check_base import CheckOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The WARN checks whose offenders are single bars (ticker, ts).
 FLAG_CHECKS = ("outlier_jumps", "stale_prices")
@@ -35,6 +37,7 @@ def flags_from_outcomes(bars: pd.DataFrame, outcomes: Mapping[str, CheckOutcome]
     A pandas ``string`` Series aligned with ``bars``: <NA> for an unflagged bar, so the Parquet
     column is typed string even on a day without any flag.
     """
+    import pandas as pd
     named = [outcomes[name].offenders[["ticker", "ts"]].drop_duplicates().assign(check=name)
              for name in FLAG_CHECKS
              if name in outcomes and not outcomes[name].offenders.empty]
@@ -61,4 +64,5 @@ def with_flags(bars: pd.DataFrame, outcomes: Mapping[str, CheckOutcome]) -> pd.D
 
 def _utc_us(ts: pd.Series) -> pd.Series:
     """One timestamp type on both sides of the join (DuckDB and pandas may differ in unit)."""
+    import pandas as pd
     return pd.to_datetime(ts, utc=True).astype("datetime64[us, UTC]")

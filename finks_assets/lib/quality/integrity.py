@@ -8,15 +8,15 @@ names so a user sees the same word in the check, the report and the quarantine t
 from __future__ import annotations
 
 import datetime as dt
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.quality.check_base import BAR_COLUMNS, CheckDB, CheckOutcome, bars_db, outcome
 from finks_assets.lib.quality.ordering import ticker_codes
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 _VALUE_VIOLATIONS_SQL = """
 select ticker, ts, trade_date, open, high, low, close, volume, rule from (
@@ -82,7 +82,7 @@ def check_unique_ticker_ts(bars: pd.DataFrame | CheckDB) -> CheckOutcome:
                    failing_rows=int((offenders["copies"] - 1).sum()))
 
 
-_NO_TS = np.iinfo(np.int64).min
+_NO_TS = -(2**63)  # the int64 minimum: no bar has it
 
 
 def _stored_late(bars: pa.Table) -> pa.Table:
@@ -93,6 +93,10 @@ def _stored_late(bars: pa.Table) -> pa.Table:
     over (partition by ticker order by _row rows ... 1 preceding)``: 10-12x CPU, 9-13x wall
     (``python -m bench.checks_bench``, two runs).
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     ts_column = bars.column("ts").combine_chunks()
     ts = pc.fill_null(ts_column.cast(pa.int64()), _NO_TS).to_numpy(zero_copy_only=False)
     codes = ticker_codes(bars)

@@ -16,13 +16,17 @@ within a ticker, and ties keep their storage order.
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
 
 
 def ticker_codes(bars: pa.Table) -> np.ndarray:
     """An integer per ticker (NULL included, as one more), in order of first appearance."""
+    import pyarrow.compute as pc
     tickers = bars.column("ticker").combine_chunks().dictionary_encode()
     return pc.fill_null(tickers.indices, len(tickers.dictionary)).to_numpy(zero_copy_only=False)
 
@@ -31,6 +35,9 @@ def with_ordering(bars: pa.Table) -> pa.Table:
     """``bars`` (in storage order) with, per bar: ``pos``, its place in the (ticker, ts) order
     (0, 1, ...); ``ticker_pos``, its place within its ticker (1, 2, ...); ``prev_ts`` and
     ``prev_close``, those of the bar just before it in its ticker (NULL for the first)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
     codes = ticker_codes(bars)
     ts = bars.column("ts").combine_chunks()
     no_ts = ts.is_null().to_numpy(zero_copy_only=False)

@@ -18,13 +18,16 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from finks_assets.lib.frames import empty_frame
 from finks_assets.lib.quality.check_base import CheckOutcome
 from finks_assets.lib.quality.suite import BarCheck
 from finks_assets.lib.quality.svg_chart import worst_ticker_svg
 from finks_assets.lib.transforms.silver_bars import ConflictingDuplicates
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OFFENDERS_PER_CHECK = 10
 
@@ -50,8 +53,8 @@ class PartitionReport:
     worst_ticker: str | None
     chart_svg: str | None
     conflicting_duplicates: int = 0
-    conflict_sample: pd.DataFrame = field(default_factory=pd.DataFrame)
-    rejected_files: pd.DataFrame = field(default_factory=pd.DataFrame)  # path, reason, detail
+    conflict_sample: pd.DataFrame = field(default_factory=empty_frame)
+    rejected_files: pd.DataFrame = field(default_factory=empty_frame)  # path, reason, detail
 
     @property
     def failed_checks(self) -> list[str]:
@@ -64,6 +67,7 @@ class PartitionReport:
 
 def _split_by_day(frame: pd.DataFrame) -> dict[dt.date, pd.DataFrame]:
     """The frame's rows per trading day, grouped in one pass (not one filter per day)."""
+    import pandas as pd
     if frame.empty or "trade_date" not in frame:
         return {}
     days = pd.to_datetime(frame["trade_date"]).dt.date
@@ -85,6 +89,7 @@ def build_partition_reports(
     O(N x rows). ``conflicts`` and ``rejected_files`` are ``SilverResult``'s
     ``conflicting_duplicates`` and ``rejected_files``.
     """
+    import pandas as pd
     conflicts = conflicts or ConflictingDuplicates()
     samples = _split_by_day(conflicts.sample)
     rejected = _split_by_day(rejected_files if rejected_files is not None else pd.DataFrame())
@@ -116,6 +121,7 @@ def _report_for_day(
     day_offenders: Mapping[str, pd.DataFrame],
     checks: Sequence[BarCheck],
 ) -> PartitionReport:
+    import pandas as pd
     lines, blame = [], pd.Series(dtype="int64")
     for check in checks:
         offenders = day_offenders[check.name]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
-import pyarrow.parquet as pq
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.layout import dataset_partition_dir
@@ -27,6 +26,9 @@ from finks_assets.lib.quality.report import PartitionReport, build_partition_rep
 from finks_assets.lib.quality.suite import BAR_CHECKS, BLOCKING_CHECK_NAMES, run_bar_checks
 from finks_assets.lib.quality.thresholds import BarQualityThresholds
 from finks_assets.lib.transforms.silver_bars import SilverResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SILVER_BARS = dg.AssetKey(["silver", "bars_1m"])
 HELD_KEY = "held_partitions"
@@ -73,6 +75,8 @@ def held_partitions(
 
 def read_silver_history(store: LakeStore, before: dt.date, sessions: int) -> pd.DataFrame:
     """(ticker, trade_date, bars) for up to ``sessions`` silver partitions before ``before``."""
+    import pandas as pd
+    import pyarrow.parquet as pq
     earlier = market_calendar.sessions_between(
         before - dt.timedelta(days=sessions * 2 + 14), before - dt.timedelta(days=1)
     )[-sessions:]

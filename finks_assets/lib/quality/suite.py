@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from finks_assets.lib.quality.anomalies import check_outlier_jumps, check_stale_prices
 from finks_assets.lib.quality.check_base import CheckDB, CheckOutcome
@@ -25,6 +25,9 @@ from finks_assets.lib.quality.integrity import (
     value_violations,
 )
 from finks_assets.lib.quality.thresholds import BarQualityThresholds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

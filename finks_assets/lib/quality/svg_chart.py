@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 
 WIDTH, HEIGHT = 800, 400
 LEFT, RIGHT, TOP, BOTTOM = 78, 16, 34, 34
@@ -35,17 +38,22 @@ PLOT_LEFT, PLOT_RIGHT = LEFT, WIDTH - RIGHT
 
 def _epoch_seconds(ts: pd.Series) -> np.ndarray:
     """Seconds since the epoch (UTC) as floats, NaN for missing times, whatever the unit."""
+    import numpy as np
+    import pandas as pd
     stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True)).tz_convert(None)
     ns = stamps.to_numpy(dtype="datetime64[ns]")
     return np.where(np.isnat(ns), np.nan, ns.astype("int64") / 1e9)
 
 
 def _floats(values: pd.Series) -> np.ndarray:
+    import numpy as np
+    import pandas as pd
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _domain(values: np.ndarray) -> tuple[float, float]:
     """Min/max of the finite values, widened when flat (one bar, constant price) or empty."""
+    import numpy as np
     finite = values[np.isfinite(values)]
     if not finite.size:
         return 0.0, 1.0
@@ -63,10 +71,12 @@ def _scale(values: np.ndarray, domain: tuple[float, float], start: float, end: f
 
 
 def _fmt(values: np.ndarray) -> np.ndarray:
+    import numpy as np
     return np.char.mod("%.1f", values)
 
 
 def _pairs(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    import numpy as np
     return np.char.add(np.char.add(_fmt(xs), ","), _fmt(ys))
 
 
@@ -85,6 +95,7 @@ def worst_ticker_svg(bars: pd.DataFrame, quarantine: pd.DataFrame, ticker: str,
     left out of the line (and their volume still drawn); quarantined rows without a close
     or time are not drawn.
     """
+    import numpy as np
     # Only the drawn columns are copied out of the (wide, all-ticker) day frames.
     own = (bars.loc[bars["ticker"].astype(str) == ticker, ["ts", "close", "volume"]]
            .sort_values("ts") if len(bars) else bars)
@@ -171,6 +182,7 @@ def _y_labels(price_domain: tuple[float, float], volume_max: float, has_prices: 
 
 def _time_labels(time_domain: tuple[float, float]) -> str:
     """A few evenly spaced UTC clock times under the volume panel."""
+    import numpy as np
     ticks = np.linspace(time_domain[0], time_domain[1], TIME_LABELS)
     minutes = np.floor(ticks / 60).astype("int64").astype("datetime64[m]")  # naive = UTC
     names = [iso[-5:] for iso in np.datetime_as_string(minutes, unit="m")]

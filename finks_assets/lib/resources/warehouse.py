@@ -4,16 +4,20 @@ dbt never writes that file in place: it builds a private copy that is renamed ov
 build passed (``lib/warehouse_publish.py``), so readers only ever open a published state.
 """
 
+from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 
 from finks_assets.lib.environ import temporary_environ
 from finks_assets.lib.warehouse_publish import GoldBuild, gold_build
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,6 +27,7 @@ class WarehouseResource(dg.ConfigurableResource):
     publish_lock_timeout: float = 1800.0  # seconds a build waits for another one to publish
 
     def connect_read_only(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
         if not Path(self.path).exists():
             raise FileNotFoundError(f"warehouse not found at {self.path}: run `make demo` first")
         return duckdb.connect(self.path, read_only=True)

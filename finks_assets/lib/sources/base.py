@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 # The canonical 1-minute bar columns every adapter maps its raw frame to.
 CANONICAL_COLUMNS: tuple[str, ...] = ("ticker", "ts", "open", "high", "low", "close", "volume")

@@ -25,9 +25,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.layout import bronze_partition_dir, dataset_partition_dir, fetch_id
 from finks_assets.lib.lake.store import LakeStore
@@ -41,6 +39,9 @@ from finks_assets.lib.stream.replay import LINEAGE_FETCHED_AT
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 from finks_assets.lib.transforms.bronze_reader import read_bronze
 from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = get_logger("stream.compaction")
 STREAM_FETCH = "stream"  # the run-id part of a compacted payload's name: <time>_stream
@@ -87,6 +88,8 @@ def compact_day(
     ``on_step`` is called after each durable step ("bronze_written", "silver_written",
     "micro_batch_deleted" per object): the crash tests kill the process there.
     """
+    import pandas as pd
+    import pyarrow as pa
     step = on_step or (lambda _name: None)
     batches = micro_batch_paths(store, source.name, day)
     if not batches:
@@ -133,6 +136,7 @@ def compact_day(
 def _verify(store: LakeStore, source: BarSource, day: dt.date, payload: pd.DataFrame,
             result: SilverResult, expected_rows: int) -> None:
     """Row counts match and every streamed bar is accounted for, else CompactionError."""
+    import pandas as pd
     silver = read_silver_day(store, day)
     if len(silver) != expected_rows or len(silver) != len(result.bars):
         raise CompactionError(f"silver {day} holds {len(silver)} rows, expected {expected_rows}")
@@ -150,6 +154,8 @@ def _verify(store: LakeStore, source: BarSource, day: dt.date, payload: pd.DataF
 
 
 def read_silver_day(store: LakeStore, day: dt.date) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
     paths = store.list_parquet(dataset_partition_dir("silver", "bars_1m", day))
     if not paths:
         return pd.DataFrame(columns=DIGEST_COLUMNS)
@@ -158,6 +164,7 @@ def read_silver_day(store: LakeStore, day: dt.date) -> pd.DataFrame:
 
 def silver_digest(frame: pd.DataFrame) -> str:
     """SHA-256 of a silver day's bars on :data:`DIGEST_COLUMNS`, in (ticker, ts) order."""
+    import pandas as pd
     bars = frame[DIGEST_COLUMNS].sort_values(["ticker", "ts"], ignore_index=True)
     bars = bars.assign(ticker=bars["ticker"].astype(str), source=bars["source"].astype(str),
                        ts=pd.to_datetime(bars["ts"], utc=True).dt.as_unit("us"),

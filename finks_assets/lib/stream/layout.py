@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.landing import landing_partition_dir
 from finks_assets.lib.lake.layout import trade_date_key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STREAM_DATASET = "bars_1m_stream"
 _NAME = re.compile(r"^(?P<stamp>[0-9]{8}T[0-9]{6}Z)-g(?P<group>[0-9]{3})\.parquet$")
@@ -61,6 +63,7 @@ class MicroBatchKey:
 
 def parse_micro_batch(path: str) -> MicroBatchKey | None:
     """The key of a micro-batch path, or None for anything else (a stray file)."""
+    import pandas as pd
     name = path.rsplit("/", 1)[-1]
     match, day = _NAME.fullmatch(name), _DAY_DIR.search(path)
     if not match or not day:

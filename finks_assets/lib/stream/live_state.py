@@ -23,10 +23,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.tickers import validate_ticker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SCHEMA = """
 create table if not exists applied (
@@ -130,6 +132,7 @@ def load_live(con: sqlite3.Connection) -> dict[str, LiveRow]:
 def insert_bars(con: sqlite3.Connection, bars: pd.DataFrame) -> pd.DataFrame:
     """Insert canonical bars (ticker, ts, close, volume, trade_date); return the new ones,
     in (ts, ticker) order. A (ticker, ts) already stored is a redelivery and is skipped."""
+    import pandas as pd
     fresh = []
     for row in bars.sort_values(["ts", "ticker"]).itertuples(index=False):
         cur = con.execute(
@@ -180,6 +183,7 @@ def latencies(con: sqlite3.Connection) -> list[float]:
 
 
 def _iso(epoch_us: int) -> str:
+    import pandas as pd
     return pd.Timestamp(epoch_us, unit="us", tz="UTC").isoformat()
 
 

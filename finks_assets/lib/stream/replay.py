@@ -19,15 +19,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.writer import LakeWriter
 from finks_assets.lib.sources.base import BarSource
 from finks_assets.lib.stream.layout import micro_batch_path
 from finks_assets.lib.tickers import validate_tickers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LINEAGE_TICKER, LINEAGE_FETCHED_AT = "_ticker", "_fetched_at"
 
@@ -51,6 +52,7 @@ class ReplayResult:
 def session_payload(source: BarSource, tickers: Sequence[str], day: dt.date) -> pd.DataFrame:
     """The day's raw bars of ``tickers`` from ``source`` with ``_ticker``: what a recorded
     session file holds too (see :func:`recorded_payload`)."""
+    import pandas as pd
     fetch = source.fetch_bars_1m(validate_tickers(tickers), [day])
     frames = [raw.assign(**{LINEAGE_TICKER: ticker}) for ticker, raw in fetch.frames.items()
               if len(raw)]
@@ -62,6 +64,7 @@ def session_payload(source: BarSource, tickers: Sequence[str], day: dt.date) -> 
 def recorded_payload(path: str) -> pd.DataFrame:
     """A recorded session: a Parquet file in the bronze payload shape (raw columns, ``_ticker``).
     A recorded ``_fetched_at`` is dropped: the replay delivers the bars now."""
+    import pandas as pd
     frame = pd.read_parquet(path)
     if LINEAGE_TICKER not in frame:
         raise ValueError(f"recorded session {path} lacks the {LINEAGE_TICKER!r} column")
@@ -78,6 +81,7 @@ def plan_micro_batches(
     Kafka partition per group of symbols). Bar times come from the source's own mapping
     (``to_canonical``), so any vendor's raw shape replays.
     """
+    import pandas as pd
     if flush_minutes < 1 or group_size < 1:
         raise ValueError("flush_minutes and group_size must be at least 1")
     session = market_calendar.session(day)
@@ -107,6 +111,8 @@ def replay(
     progress: Callable[[MicroBatch, str], None] | None = None,
 ) -> ReplayResult:
     """Write ``batches`` as landing objects, each when its window closes at ``speed``."""
+    import pandas as pd
+    import pyarrow as pa
     if speed <= 0:
         raise ValueError("speed must be positive")
     session = market_calendar.session(day)

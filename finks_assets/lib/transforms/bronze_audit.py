@@ -8,16 +8,16 @@ immutable file per (source, dataset, trading date, fetch); the audit is append-o
 from __future__ import annotations
 
 import datetime as dt
-
-import duckdb
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.layout import audit_partition_dir, bronze_partition_dir, fetch_id
 from finks_assets.lib.lake.writer import LakeWriter
 from finks_assets.lib.sources.base import BarFetch, BarSource
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 BARS_DATASET = "bars_1m"
 AUDIT_COLUMNS = [
@@ -36,6 +36,8 @@ def _tag_and_split(
     received order within a day (tickers in request order), rows without a timestamp belong to
     no day and are not kept, as before. Also returns per-(ticker, day) statistics for the audit.
     """
+    import numpy as np
+    import pandas as pd
     names = [t for t in fetch.outcomes if t in fetch.frames and not fetch.frames[t].empty]
     tagged = [fetch.frames[t].assign(_ticker=t) for t in names]
     if not tagged:
@@ -68,6 +70,8 @@ def _tag_and_split(
 def _ticker_day_stats(codes: np.ndarray, ts: np.ndarray, days: np.ndarray) -> pd.DataFrame:
     """Rows, distinct timestamps, distinct minute-aligned ones and first/last bar (naive UTC)
     per (ticker code, day); silver uses them to skip fetches a newer one replaces."""
+    import duckdb
+    import pandas as pd
     frame = pd.DataFrame({"code": codes, "ts": ts, "day": days})
     con = duckdb.connect(config={"threads": 2})
     try:
@@ -125,6 +129,8 @@ def write_bronze(
     writer: LakeWriter, fetch: BarFetch, by_day: dict[dt.date, list[pd.DataFrame]], run_id: str
 ) -> int:
     """Append one immutable file per trading day; returns the number of files written."""
+    import pandas as pd
+    import pyarrow as pa
     name = fetch_id(fetch.fetched_at, run_id)
     written = 0
     for day, frames in by_day.items():
@@ -140,6 +146,8 @@ def write_bronze(
 
 
 def write_audit(writer: LakeWriter, source: str, records: list[dict], name: str) -> None:
+    import pandas as pd
+    import pyarrow as pa
     frame = pd.DataFrame(records, columns=AUDIT_COLUMNS)
     for day, part in frame.groupby("trade_date"):
         table = pa.Table.from_pandas(part.drop(columns=["trade_date"]), preserve_index=False)

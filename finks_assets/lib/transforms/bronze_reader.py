@@ -22,10 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
 from finks_assets.lib.lake.landing import landing_partition_dir
@@ -41,6 +38,10 @@ from finks_assets.lib.transforms.silver_bars import (
     empty_rejected_files,
 )
 from finks_assets.lib.transforms.superseded_fetches import SkippedFetches, superseded_fetches
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 log = get_logger("bronze_reader")
 LINEAGE_TICKER, LINEAGE_FETCHED_AT = "_ticker", "_fetched_at"
@@ -80,6 +81,7 @@ def read_bronze(store: LakeStore, source: BarSource, days: list[dt.date]) -> Bro
     the tie-break between copies of one fetch time) follows the days, and within a day
     Finks' fetches by name (their names start with the fetch time), then landed files by name.
     """
+    import pandas as pd
     payloads: list[_Payload] = []
     rejected: list[dict[str, object]] = []
     skipped_rows = 0
@@ -141,6 +143,7 @@ def _map(
 
 
 def _read_landed(store: LakeStore, path: str) -> pa.Table:
+    import pyarrow as pa
     try:
         table = store.read_parquet(path)
     except (pa.ArrowException, OSError) as exc:
@@ -159,6 +162,8 @@ def landed_problem(table: pa.Table) -> PayloadError | None:
       column that reads as timestamps needs an offset on every value. A naive value would be
       taken as UTC, which for New York bars is hours off; nobody can tell which zone was meant.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     if LINEAGE_TICKER not in table.column_names:
         return PayloadError("missing_columns", f"lineage column {LINEAGE_TICKER!r} missing")
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -179,6 +184,8 @@ def landed_problem(table: pa.Table) -> PayloadError | None:
 
 def _cap_fetched_at(table: pa.Table, arrived: pd.Timestamp) -> pa.Table:
     """``_fetched_at`` := min(claimed, arrival), the arrival time where missing or unreadable."""
+    import pandas as pd
+    import pyarrow as pa
     names = table.column_names
     if LINEAGE_FETCHED_AT in names:
         claimed = pd.to_datetime(table.column(LINEAGE_FETCHED_AT).to_pandas(), utc=True,
@@ -195,6 +202,7 @@ def _cap_fetched_at(table: pa.Table, arrived: pd.Timestamp) -> pa.Table:
 def _arrival_times(store: LakeStore, paths: list[str]) -> list[pd.Timestamp]:
     """When each file reached the lake: its last-modified time (S3 LastModified, or the local
     file's mtime), or now if the filesystem does not say."""
+    import pandas as pd
     now, times = pd.Timestamp.now(tz="UTC"), []
     for info in store.filesystem.get_file_info(paths) if paths else []:
         mtime = pd.Timestamp(info.mtime) if info.mtime is not None else now
@@ -219,6 +227,7 @@ def _reject(path: str, day: dt.date, exc: PayloadError) -> dict[str, object]:
 
 def read_day_audit(store: LakeStore, source: str, day: dt.date) -> pd.DataFrame:
     """The day's ingestion audit records, each tagged with its fetch (the bronze file stem)."""
+    import pandas as pd
     frames = [
         store.read_parquet(path).to_pandas().assign(fetch=_stem(path))
         for path in store.list_parquet(audit_partition_dir(source, day))

@@ -25,12 +25,13 @@ A vendor that changes an event's value makes it a new event, first seen at that 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.sources.corporate_actions.base import KINDS, PARSED_COLUMNS
 from finks_assets.lib.tickers import TICKER_PATTERN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SILVER_COLUMNS = ("ticker", "ex_date", "kind", "split_ratio", "cash_amount", "currency", "source",
                   "fetched_at", "first_seen_at")
@@ -48,6 +49,8 @@ class SilverActions:
 
 
 def _finite_positive(values: pd.Series) -> pd.Series:
+    import numpy as np
+    import pandas as pd
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     return numbers.notna() & np.isfinite(numbers) & (numbers > 0)
 
@@ -55,6 +58,7 @@ def _finite_positive(values: pd.Series) -> pd.Series:
 def _reasons(frame: pd.DataFrame, requested: str) -> pd.Series:
     """The first rule each row fails (None when it passes), vectorised: a row-by-row pass took
     ~0.4 s per synthetic ticker's 1,200 events, i.e. minutes for 500 tickers."""
+    import pandas as pd
     ticker = frame["ticker"]
     valid_ticker = ticker.map(lambda t: isinstance(t, str) and bool(TICKER_PATTERN.fullmatch(t)))
     split = frame["kind"] == "split"
@@ -82,6 +86,7 @@ def clean_actions(parsed: pd.DataFrame, requested: str, source: str, fetched_at:
 
     ``previous`` is the ticker's silver before this fetch (for ``first_seen_at``).
     """
+    import pandas as pd
     frame = parsed.reset_index(drop=True).copy()
     frame["ex_date_parsed"] = pd.to_datetime(frame["ex_date"].astype("string"), format="%Y-%m-%d",
                                              errors="coerce").dt.date
@@ -110,6 +115,7 @@ def clean_actions(parsed: pd.DataFrame, requested: str, source: str, fetched_at:
 def _first_seen(actions: pd.DataFrame, previous: pd.DataFrame | None,
                 fetched_at: pd.Timestamp) -> pd.Series:
     """``min(previous first_seen_at, fetched_at)`` for an event with identical values."""
+    import pandas as pd
     seen = pd.Series(fetched_at, index=actions.index, dtype="datetime64[ns, UTC]")
     if previous is None or previous.empty or actions.empty:
         return seen

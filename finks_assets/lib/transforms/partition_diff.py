@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.layout import partition_dir
 from finks_assets.lib.lake.store import LakeStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 
 def held_partition(store: LakeStore, layer: str, dataset: str, day: dt.date | str
                    ) -> pa.Table | None:
     """The partition's current table (all its files), or None if it was never written."""
+    import pyarrow as pa
     files = store.list_parquet(partition_dir(layer, dataset, "trade_date", day))
     if not files:
         return None
@@ -41,6 +44,7 @@ def same_as_held(
     NaN equals NaN here (a quarantined null bar stays the same bar). A schema change counts as a
     change, so a new column is always written out. ``held``: the partition, if already read.
     """
+    import pyarrow as pa
     held = held if held is not None else held_partition(store, layer, dataset, day)
     if held is None:
         return False

@@ -21,16 +21,17 @@ Days with fewer than two fetches hold no restatement and cost one directory list
 from __future__ import annotations
 
 import datetime as dt
-
-import duckdb
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.lake.layout import bronze_partition_dir
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.sources.base import BarSource
 from finks_assets.lib.tickers import TICKER_PATTERN
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 FIELDS = ("open", "high", "low", "close", "volume")
 RESTATEMENT_COLUMNS = [
@@ -66,6 +67,7 @@ where old_fetched_at is not null and old_{f} is distinct from {f}
 def empty_restatements() -> pd.DataFrame:
     """No restatement, with typed columns: an empty day's file must not type text as null
     (readers of several days would then fail to combine the files)."""
+    import pandas as pd
     return pd.DataFrame({
         "ticker": pd.Series([], dtype="string"),
         "ts": pd.Series([], dtype="datetime64[us, UTC]"),
@@ -79,6 +81,8 @@ def empty_restatements() -> pd.DataFrame:
 
 def detect_restatements(store: LakeStore, source: BarSource, day: dt.date) -> pd.DataFrame:
     """Every value change between consecutive fetches of ``day``'s bars (the module doc)."""
+    import duckdb
+    import pandas as pd
     files = store.list_parquet(bronze_partition_dir(source.name, BARS_DATASET, day))
     if len(files) < 2:
         return empty_restatements()
@@ -128,6 +132,7 @@ def beyond_tolerance(restatements: pd.DataFrame, tolerance: float) -> pd.DataFra
 def new_rows(current: pd.DataFrame, held: pa.Table | None) -> pd.DataFrame:
     """Rows of ``current`` that the previously written partition did not hold (what a run
     found; the alert reports only those, so re-running a day does not alert again)."""
+    import pandas as pd
     if held is None or not held.num_rows:
         return current
     key = ["ticker", "ts", "field", "new_fetched_at"]
@@ -140,6 +145,7 @@ def new_rows(current: pd.DataFrame, held: pa.Table | None) -> pd.DataFrame:
 
 def describe(row: pd.Series) -> str:
     """One line per restatement for logs and alerts (no secrets: bars and fetch times only)."""
+    import pandas as pd
     rel = "n/a" if pd.isna(row["rel_change"]) else f"{row['rel_change']:.4%}"
     return (f"{row['ticker']} {row['ts']:%Y-%m-%d %H:%M}Z {row['field']}: {row['old_value']}"
             f" -> {row['new_value']} ({rel}), fetched {row['old_fetched_at']:%Y-%m-%d %H:%M:%S}Z"

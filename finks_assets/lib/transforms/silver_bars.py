@@ -41,15 +41,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-
-import duckdb
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
+from finks_assets.lib.frames import empty_frame
 from finks_assets.lib.sources.base import CANONICAL_COLUMNS, BarSource
 from finks_assets.lib.tickers import TICKER_PATTERN
+
+if TYPE_CHECKING:
+    import duckdb
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 SILVER_COLUMNS = [
     "ticker", "ts", "open", "high", "low", "close", "volume", "source", "ingested_at", "trade_date",
@@ -166,7 +169,7 @@ class ConflictingDuplicates:
     """
 
     counts: dict[dt.date, int] = field(default_factory=dict)
-    sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sample: pd.DataFrame = field(default_factory=empty_frame)
 
     @property
     def total(self) -> int:
@@ -174,6 +177,7 @@ class ConflictingDuplicates:
 
     def on(self, day: dt.date) -> tuple[int, pd.DataFrame]:
         """The day's count and sample rows."""
+        import pandas as pd
         if self.sample.empty:
             return self.counts.get(day, 0), self.sample
         days = pd.to_datetime(self.sample["trade_date"]).dt.date
@@ -181,6 +185,7 @@ class ConflictingDuplicates:
 
 
 def empty_rejected_files() -> pd.DataFrame:
+    import pandas as pd
     return pd.DataFrame({c: pd.Series([], dtype="object") for c in REJECTED_FILE_COLUMNS})
 
 
@@ -197,6 +202,7 @@ class SilverResult:
         return {k: int(v) for k, v in self.quarantine["reason"].value_counts().sort_index().items()}
 
     def rejected_files_on(self, day: dt.date) -> pd.DataFrame:
+        import pandas as pd
         if self.rejected_files.empty:
             return self.rejected_files
         days = pd.to_datetime(self.rejected_files["trade_date"]).dt.date
@@ -223,6 +229,7 @@ def _json_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def empty_canonical() -> pd.DataFrame:
+    import pandas as pd
     return pd.DataFrame(
         {
             "ticker": pd.Series([], dtype="string"),
@@ -241,6 +248,8 @@ def empty_canonical() -> pd.DataFrame:
 def _with_payload_order(bars: pd.DataFrame) -> pd.DataFrame:
     """Frames built by hand (tests, tools) may lack the payload columns: then rows of one
     ``ingested_at`` form one payload, in frame order."""
+    import numpy as np
+    import pandas as pd
     extra = {}
     if "payload" not in bars:
         extra["payload"] = pd.factorize(bars["ingested_at"], use_na_sentinel=False)[0]
@@ -253,6 +262,7 @@ def _partition_days(bars: pd.DataFrame) -> pd.DataFrame:
     """[New York midnight, next midnight) in UTC for each trading date present: a bar outside
     its payload's day is ``wrong_partition``. Computed per date here, not per row in SQL
     (an ICU time-zone conversion per row costs ~0.4 s per million bars)."""
+    import pandas as pd
     dates = sorted({d for d in pd.to_datetime(bars["trade_date"].dropna().unique()).date})
     start = pd.DatetimeIndex([pd.Timestamp(d) for d in dates]).tz_localize(
         market_calendar.EXCHANGE_TZ)
@@ -267,6 +277,7 @@ def _partition_days(bars: pd.DataFrame) -> pd.DataFrame:
 def _invalid_tickers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The run's distinct symbols that fail the one ticker pattern (checked in Python with the
     same compiled pattern the rest of Finks uses; there are only hundreds of distinct ones)."""
+    import pandas as pd
     distinct = [row[0] for row in con.execute(
         "select distinct ticker from bars where ticker is not null").fetchall()]
     bad = [t for t in distinct if not isinstance(t, str) or not TICKER_PATTERN.fullmatch(t)]
@@ -282,6 +293,9 @@ def clean_bars(
 
     ``bars.volume`` may be float (vendors send NaN); it is checked, then stored as BIGINT.
     """
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
     bars = _with_payload_order(bars if len(bars) else empty_canonical())
     if bars["volume"].dtype != "float64":
         bars = bars.assign(volume=bars["volume"].astype("float64"))
@@ -329,6 +343,7 @@ def bad_print_mask(good: pd.DataFrame, threshold: float = BAD_PRINT_THRESHOLD) -
     same (ticker, trade_date). In numpy over the already sorted frame: a DuckDB window for
     the same neighbours cost as much as the rest of the silver SQL.
     """
+    import numpy as np
     n = len(good)
     if n < 3:
         return np.zeros(n, dtype=bool)
@@ -349,6 +364,7 @@ def bad_print_mask(good: pd.DataFrame, threshold: float = BAD_PRINT_THRESHOLD) -
 def _quarantine_bad_prints(
     good: pd.DataFrame, bad: pd.DataFrame, threshold: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import pandas as pd
     mask = bad_print_mask(good, threshold)
     if not mask.any():
         return good, bad
@@ -374,6 +390,7 @@ def check_canonical(bars: pd.DataFrame) -> None:
     The adapters' contract, checked because a landed file can make them return anything: the
     canonical columns, ``ts`` a time-zone-aware timestamp, prices and volume numbers.
     """
+    import pandas as pd
     missing = [c for c in CANONICAL_COLUMNS if c not in bars.columns]
     if missing:
         raise PayloadError("missing_columns", f"canonical columns missing: {missing}")
@@ -398,6 +415,9 @@ def canonical_from_bronze(
     and the payload order de-duplication breaks ties with: ``payload`` (the index of the file
     in ``tables``) and ``payload_row`` (the row's position in its file).
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
     frames, start = [], 0
     for end in range(1, len(tables) + 1):
         if end == len(tables) or not tables[end].schema.equals(tables[start].schema):

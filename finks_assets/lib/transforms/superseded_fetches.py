@@ -23,10 +23,12 @@ change what silver reports), and payloads dropped under ``landing/``, which have
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib.market_calendar import Session
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ def superseded_fetches(
     ``audit`` holds one day's audit records with a ``fetch`` column naming the bronze file
     each record describes. ``present`` is the set of bronze files found for the day.
     """
+    import pandas as pd
     if session is None or audit.empty or "aligned_minutes" not in audit.columns:
         return SkippedFetches.none()
     ok = audit[(audit["status"] == "ok") & audit["fetch"].isin(present)]

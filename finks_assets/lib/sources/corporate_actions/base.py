@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 KINDS = ("split", "cash_dividend")
 # What an adapter's parse() returns, values still unvalidated (silver validates and quarantines).
@@ -58,6 +60,7 @@ class ActionSource(Protocol):
 
 def parsed_frame(rows: list[dict]) -> pd.DataFrame:
     """Rows as a frame with exactly :data:`PARSED_COLUMNS` (an empty list gives 0 typed rows)."""
+    import pandas as pd
     frame = pd.DataFrame(rows, columns=list(PARSED_COLUMNS))
     return frame.astype({"split_ratio": "float64", "cash_amount": "float64"})
 

@@ -30,17 +30,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from finks_assets.lib.sources.fmp import errors
 from finks_assets.lib.sources.fmp.rate_limit import TokenBucket
 from finks_assets.lib.sources.fmp.redact import install_log_redaction, scrub
 from finks_assets.lib.tickers import validate_ticker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_BASE_URL = "https://financialmodelingprep.com"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -89,6 +89,8 @@ class FmpClient:
     ) -> None:
         """``backoff_factor``: waits of factor x 2^(n-1) s between attempts when no Retry-After is
         sent; ``retry_after_max`` caps a server-sent Retry-After so a run cannot stall for hours."""
+        import requests
+        from requests.adapters import HTTPAdapter
         if not api_key:
             raise errors.FmpAuthError("FMP_API_KEY is not set")
         self._key = api_key
@@ -153,6 +155,8 @@ class FmpClient:
 
     def get(self, endpoint: str, symbol: str, params: dict[str, str] | None = None) -> FmpPayload:
         """GET ``endpoint`` for one validated symbol; returns the payload or raises FmpError."""
+        import pandas as pd
+        import requests
         symbol = validate_ticker(symbol)
         public = {"symbol": symbol, **(params or {})}
         where = f"{endpoint}?symbol={symbol}"

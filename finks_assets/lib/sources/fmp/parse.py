@@ -4,11 +4,12 @@ replayed over old bronze without calling FMP again."""
 from __future__ import annotations
 
 import json
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # ``vwap`` is FMP's own daily figure, kept under FMP's name in silver (the vendor's shape);
 # gold calls it ``vendor_vwap`` (stg_fmp__bars_1d), because Finks' ``vwap`` is the 1-minute
@@ -36,6 +37,8 @@ def _camel_to_snake(name: str) -> str:
 def eod_bars(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
     """EOD rows as daily bars in the silver bar schema; ``ts`` is the session's open (UTC),
     i.e. the start of the daily bar, as 1-minute bars are labelled by their start."""
+    import numpy as np
+    import pandas as pd
     rows = [r for r in json.loads(raw) if r.get("symbol", ticker) == ticker]
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -61,6 +64,7 @@ def eod_bars(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
 
 
 def profiles(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
+    import pandas as pd
     frame = pd.DataFrame(json.loads(raw))
     frame = frame.reindex(columns=list(PROFILE_COLUMNS)).rename(columns=PROFILE_COLUMNS)
     frame = frame[frame["ticker"] == ticker]
@@ -75,6 +79,7 @@ def profiles(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
 def statements(raw: bytes, ticker: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
     """Every statement field, typed: keys renamed (see STATEMENT_KEYS), line items as doubles in
     snake_case (``netIncome`` -> ``net_income``)."""
+    import pandas as pd
     frame = pd.DataFrame(json.loads(raw))
     frame = frame[frame["symbol"] == ticker]
     out = frame.rename(columns=STATEMENT_KEYS)
