@@ -19,7 +19,6 @@ import dagster as dg
 
 from finks_assets.cli.stream import add_stream_commands
 from finks_assets.cli.summary import format_summary, gold_summary
-from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 from finks_assets.lib import market_calendar
 from finks_assets.lib.settings import FinksSettings, SettingsError
 from finks_assets.lib.tickers import InvalidTickerError, validate_tickers
@@ -43,7 +42,10 @@ def run_range(
     ``dagster asset backfill``) are cut into runs by the assets' backfill policies instead.
     If the silver gate holds a day, the run fails and builds no gold; the CLI names the day.
     """
+    # Imported here, after main() silenced Dagster's beta warnings: importing the asset modules
+    # is what emits them.
     from finks_assets.definitions import build_definitions
+    from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 
     defs = build_definitions(settings, resource_overrides)
     job = defs.resolve_job_def(DAILY_BARS_JOB)
