@@ -208,17 +208,18 @@ def test_bronze_and_silver_assets_on_a_local_lake(tmp_path: Path) -> None:
     with open(next(b for b in bronze if "ticker=MSFT" in b), "rb") as raw:
         assert len(json.loads(raw.read())) == len(msft)  # the vendor payload, as received
 
-    silver_file = store.list_parquet("silver/corporate_actions/ticker=MSFT")[0]
-    written = Path(silver_file).stat().st_mtime_ns
+    silver_files = [store.list_parquet(f"silver/{dataset}/ticker={ticker}")[0]
+                    for dataset in (DATASET, QUARANTINE) for ticker in ("MSFT", "AAPL")]
+    written = [Path(f).stat().st_mtime_ns for f in silver_files]
     again = dg.materialize([bronze_corporate_actions, silver_corporate_actions], resources=resources)
     assert again.success
     assert len(store.list_files("bronze/source=synthetic/dataset=corporate_actions", ".json",
                                 recursive=True)) == 4  # bronze is append-only
-    # The same answer again: MSFT's silver is not rebuilt (AAPL, with no events, is).
-    assert Path(silver_file).stat().st_mtime_ns == written
+    # The same answer again: nothing is rebuilt, neither MSFT's events nor AAPL's lack of them.
+    assert [Path(f).stat().st_mtime_ns for f in silver_files] == written
     metadata = next(m.metadata for m in again.asset_materializations_for_node(
         "silver_corporate_actions") if m.asset_key == dg.AssetKey(["silver", DATASET]))
-    assert metadata["tickers_unchanged"].value == 1 and metadata["tickers_written"].value == 1
+    assert metadata["tickers_unchanged"].value == 2 and metadata["tickers_written"].value == 0
     refreshed = read_silver(store, DATASET, "MSFT").set_index(["ex_date", "kind"])
     assert refreshed["first_seen_at"].equals(first_seen)  # known since the first fetch
 
@@ -246,3 +247,28 @@ def test_a_changed_payload_keeps_first_seen_of_unchanged_events(tmp_path: Path,
     assert after.loc[new_key, "first_seen_at"] > before["first_seen_at"].max()
     assert after.drop(index=new_key)["first_seen_at"].equals(before.drop(index=new_key, errors="ignore")["first_seen_at"])
     assert (after["fetched_at"] > before["fetched_at"].max()).all()
+
+
+def test_a_ticker_whose_events_were_all_refused_is_rebuilt_when_the_vendor_drops_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No silver row and no event in the payload is "unchanged" only if the quarantine is empty
+    too: otherwise its refused rows would outlive the vendor's correction."""
+    resources = _resources(tmp_path / "lake", ["AAPL"])  # AAPL: no synthetic events
+    original = SyntheticActionsSource.events
+
+    def one_bad(self, ticker, start, end):  # a dividend without an amount: refused
+        return [*original(self, ticker, start, end),
+                {"symbol": ticker, "date": "2015-03-02", "type": "dividend", "currency": "USD"}]
+
+    monkeypatch.setattr(SyntheticActionsSource, "events", one_bad)
+    assert dg.materialize([bronze_corporate_actions, silver_corporate_actions],
+                          resources=resources).success
+    store = LakeStore.local(str(tmp_path / "lake"))
+    assert read_silver(store, DATASET, "AAPL").empty
+    assert len(read_silver(store, QUARANTINE, "AAPL")) == 1
+
+    monkeypatch.setattr(SyntheticActionsSource, "events", original)  # the vendor's correction
+    assert dg.materialize([bronze_corporate_actions, silver_corporate_actions],
+                          resources=resources).success
+    assert read_silver(store, DATASET, "AAPL").empty
+    assert read_silver(store, QUARANTINE, "AAPL").empty

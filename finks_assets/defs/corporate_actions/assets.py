@@ -30,6 +30,7 @@ from finks_assets.lib.lake.corporate_actions_layout import (
     latest_payload,
     read_silver,
 )
+from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.resources.fmp import FmpResource
 from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
@@ -168,8 +169,11 @@ def silver_corporate_actions(
             # for most tickers; re-validating 500 tickers' whole histories took ~1 min a run.
             unchanged += 1
             continue
-        result = clean_actions(source.parse(stored.payload), ticker, source.name,
-                               stored.payload.fetched_at, previous)
+        parsed = source.parse(stored.payload)
+        if _still_without_events(store, ticker, parsed, previous):
+            unchanged += 1
+            continue
+        result = clean_actions(parsed, ticker, source.name, stored.payload.fetched_at, previous)
         actions[ticker] = result.actions.assign(payload_digest=digest)
         quarantined[ticker] = result.quarantine
     if actions:
@@ -192,6 +196,18 @@ def silver_corporate_actions(
         yield dg.AssetCheckResult(check_name="no_quarantined_actions", asset_key=QUARANTINE_KEY,
                                   passed=not refused, severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"refused": dg.MetadataValue.json(refused)})
+
+
+def _still_without_events(store: LakeStore, ticker: str, parsed: "pd.DataFrame",
+                          previous: "pd.DataFrame | None") -> bool:
+    """A ticker that never split or paid (about half of the synthetic universe, many growth
+    stocks) has no silver row to carry the payload digest, so the check above cannot see it is
+    unchanged. It is when the vendor still sends no event and silver and quarantine hold none.
+    Re-validating and rewriting them took 8 of the 12 s of this step in a 500-ticker daily run."""
+    if previous is None or len(previous) or len(parsed):
+        return False
+    refused = read_silver(store, QUARANTINE, ticker)
+    return refused is not None and refused.empty
 
 
 def payload_digest(payload: ActionPayload) -> str:
