@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from finks_assets.cli.main import run_range
-from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 from finks_assets.definitions import build_definitions
+from finks_assets.defs.bars_1m.jobs import DAILY_BARS_JOB
 from finks_assets.lib.dbt.project import DBT_PROJECT_DIR
 from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.settings import FinksSettings
