@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from finks_assets_tests.support.processes import REPO, VENV_BIN, free_port
+from finks_assets_tests.support.processes import REPO, VENV_BIN, free_port, server_tmpdir
 
 LOCATION_QUERY = """
 { workspaceOrError { ... on Workspace { locationEntries { name
@@ -114,33 +114,35 @@ def dagster_dev(
     port = free_port()
     log_path = dagster_home / "dagster_dev.log"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
-    full_env = {
-        **inherited,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # as in an active venv
-        "DAGSTER_HOME": str(dagster_home),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-        **env,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(VENV_BIN / "dagster"), "dev", "-w", str(workspace),
-             "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=full_env, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        )
-    server = DagsterDev(port=port, log_path=log_path)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _location_loaded(server):
-            if process.poll() is not None:
-                raise AssertionError(f"dagster dev exited:\n{server.log_tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"dagster dev not ready within {timeout_s:.0f} s:\n{server.log_tail()}")
-            time.sleep(1)
-        yield server
-    finally:
-        end_group(process)
+    with server_tmpdir() as scratch:
+        full_env = {
+            **inherited,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # as in an active venv
+            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+            "TMPDIR": scratch,
+            **env,
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(VENV_BIN / "dagster"), "dev", "-w", str(workspace),
+                 "-h", "127.0.0.1", "-p", str(port)],
+                cwd=REPO, env=full_env, start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        server = DagsterDev(port=port, log_path=log_path)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _location_loaded(server):
+                if process.poll() is not None:
+                    raise AssertionError(f"dagster dev exited:\n{server.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"dagster dev not ready within {timeout_s:.0f} s:\n{server.log_tail()}")
+                time.sleep(1)
+            yield server
+        finally:
+            end_group(process)
 
 
 def _location_loaded(server: DagsterDev) -> bool:
