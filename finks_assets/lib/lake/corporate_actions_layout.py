@@ -73,3 +73,45 @@ def read_silver(store: LakeStore, dataset: str, ticker: str) -> pd.DataFrame | N
     if not files:
         return None
     return store.read_parquet(files[0]).to_pandas().assign(ticker=ticker)
+
+
+@dataclass(frozen=True)
+class SilverState:
+    """What silver holds for every ticker it was built for, read in two scans instead of two
+    file reads per ticker (which took ~2.5 s of a 500-ticker daily run)."""
+
+    digests: dict[str, set[str | None]]  # payload digests of the ticker's rows; empty: no rows
+    refused: dict[str, int]  # the ticker's quarantined rows
+
+
+def silver_state(store: LakeStore) -> SilverState:
+    digests: dict[str, set[str | None]] = {t: set() for t in _built(store, DATASET)}
+    for ticker, digest in _scan(store, DATASET, ["payload_digest"]):
+        digests[ticker].add(digest)
+    refused = dict.fromkeys(_built(store, QUARANTINE), 0)
+    for ticker, _ in _scan(store, QUARANTINE, []):
+        refused[ticker] += 1
+    return SilverState(digests, refused)
+
+
+def _built(store: LakeStore, dataset: str) -> list[str]:
+    """Tickers with a silver file of ``dataset`` (written even when it has no rows)."""
+    return [path.rsplit("/", 2)[-2].removeprefix("ticker=")
+            for path in store.list_files(f"silver/{dataset}", recursive=True)]
+
+
+def _scan(store: LakeStore, dataset: str, columns: list[str]) -> list[tuple[str, str | None]]:
+    """(ticker, first of ``columns`` or None) for every row of every ticker's file."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = store.list_files(f"silver/{dataset}", recursive=True)
+    if not files:
+        return []
+    table = ds.dataset(
+        files, filesystem=store.filesystem, format="parquet",
+        partitioning=ds.partitioning(pa.schema([("ticker", pa.string())]), flavor="hive"),
+        partition_base_dir=store.path(f"silver/{dataset}"),
+    ).to_table(columns=["ticker", *columns])
+    values = table.column(columns[0]).to_pylist() if columns else [None] * table.num_rows
+    return list(zip(table.column("ticker").to_pylist(), values, strict=True))
