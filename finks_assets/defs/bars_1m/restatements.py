@@ -23,7 +23,6 @@ How the pieces fit:
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -43,9 +42,6 @@ from finks_assets.lib.transforms.restatements import (
     detect_restatements,
     new_rows,
 )
-
-if TYPE_CHECKING:
-    pass
 
 SILVER_RESTATEMENTS = dg.AssetKey(["silver", "restatements"])
 TOLERANCE_CHECK = "restatements_within_tolerance"

@@ -85,33 +85,32 @@ class SilverState:
 
 
 def silver_state(store: LakeStore) -> SilverState:
-    digests: dict[str, set[str | None]] = {t: set() for t in _built(store, DATASET)}
-    for ticker, digest in _scan(store, DATASET, ["payload_digest"]):
+    built, rows = _scan(store, DATASET, "payload_digest")
+    digests: dict[str, set[str | None]] = {ticker: set() for ticker in built}
+    for ticker, digest in rows:
         digests[ticker].add(digest)
-    refused = dict.fromkeys(_built(store, QUARANTINE), 0)
-    for ticker, _ in _scan(store, QUARANTINE, []):
+    built, rows = _scan(store, QUARANTINE)
+    refused = dict.fromkeys(built, 0)
+    for ticker, _ in rows:
         refused[ticker] += 1
     return SilverState(digests, refused)
 
 
-def _built(store: LakeStore, dataset: str) -> list[str]:
-    """Tickers with a silver file of ``dataset`` (written even when it has no rows)."""
-    return [path.rsplit("/", 2)[-2].removeprefix("ticker=")
-            for path in store.list_files(f"silver/{dataset}", recursive=True)]
-
-
-def _scan(store: LakeStore, dataset: str, columns: list[str]) -> list[tuple[str, str | None]]:
-    """(ticker, first of ``columns`` or None) for every row of every ticker's file."""
+def _scan(store: LakeStore, dataset: str, column: str | None = None
+          ) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """The tickers with a file of ``dataset`` (one is written even without rows), and
+    (ticker, ``column`` or None) for every row of those files: one listing, one scan."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     files = store.list_files(f"silver/{dataset}", recursive=True)
+    built = [path.rsplit("/", 2)[-2].removeprefix("ticker=") for path in files]
     if not files:
-        return []
+        return built, []
     table = ds.dataset(
         files, filesystem=store.filesystem, format="parquet",
         partitioning=ds.partitioning(pa.schema([("ticker", pa.string())]), flavor="hive"),
         partition_base_dir=store.path(f"silver/{dataset}"),
-    ).to_table(columns=["ticker", *columns])
-    values = table.column(columns[0]).to_pylist() if columns else [None] * table.num_rows
-    return list(zip(table.column("ticker").to_pylist(), values, strict=True))
+    ).to_table(columns=["ticker", *([column] if column else [])])
+    values = table.column(column).to_pylist() if column else [None] * table.num_rows
+    return built, list(zip(table.column("ticker").to_pylist(), values, strict=True))

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-
 PARQUET_SERDE = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -37,6 +36,7 @@ _HIVE_TYPES = (
     ("is_floating", "double"), ("is_integer", "bigint"), ("is_boolean", "boolean"),
     ("is_date", "date"), ("is_null", "string"),
 )
+
 
 class CatalogError(RuntimeError):
     """Glue refused a table or partition for a reason other than "it already exists"."""
