@@ -18,3 +18,13 @@ def empty_frame() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame()
+
+
+def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows in order, with a fresh index. Empty frames are left out (their dtypes,
+    often ``object`` for an empty read, would otherwise widen the others' columns) unless all
+    are empty. ``frames`` must not be empty."""
+    import pandas as pd
+
+    rows = [f for f in frames if len(f)] or frames[:1]
+    return rows[0].reset_index(drop=True) if len(rows) == 1 else pd.concat(rows, ignore_index=True)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from finks_assets.lib import market_calendar
-from finks_assets.lib.frames import empty_frame
+from finks_assets.lib.frames import concat_rows, empty_frame
 from finks_assets.lib.sources.base import CANONICAL_COLUMNS, BarSource
 from finks_assets.lib.tickers import TICKER_PATTERN
 
@@ -197,6 +197,21 @@ class SilverResult:
     conflicting_duplicates: ConflictingDuplicates = field(default_factory=ConflictingDuplicates)
     # payload files refused whole: trade_date, path, reason (REJECTED_FILE_REASONS), detail
     rejected_files: pd.DataFrame = field(default_factory=empty_rejected_files)
+
+    @classmethod
+    def of_batches(cls, parts: list[SilverResult]) -> SilverResult:
+        """One result for a window cleaned in batches of disjoint days (``bronze_batches``):
+        every rule is local to a day, so this is the result of cleaning it at once."""
+        samples = [p.conflicting_duplicates.sample for p in parts]
+        return cls(
+            bars=concat_rows([p.bars for p in parts]),
+            quarantine=concat_rows([p.quarantine for p in parts]),
+            superseded=sum(p.superseded for p in parts),
+            conflicting_duplicates=ConflictingDuplicates(
+                counts={d: n for p in parts for d, n in p.conflicting_duplicates.counts.items()},
+                sample=concat_rows(samples)),
+            rejected_files=concat_rows([p.rejected_files for p in parts]),
+        )
 
     def quarantine_counts(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.quarantine["reason"].value_counts().sort_index().items()}
