@@ -144,6 +144,10 @@ def _clean_in_batches(
         parts.append(part)
         bronze_rows += len(read.bars) + read.unread_rows
         unread += read.unread_rows
+        if len(batch.days) < len(days):  # progress of a long window, batch by batch
+            context.log.info(f"cleaned {batch.days[0]}..{batch.days[-1]}: {len(read.bars)} "
+                             f"bronze rows -> {len(part.bars)} bars, {len(part.quarantine)} "
+                             f"quarantined ({days.index(batch.days[-1]) + 1}/{len(days)} days)")
         del batch, read  # the batch's bronze is garbage before the next one is read
     return SilverResult.of_batches(parts), bronze_rows, unread
 
