@@ -27,6 +27,7 @@ from finks_assets.lib.quality.thresholds import BarQualityThresholds
 from finks_assets.lib.sources.fmp.parse import eod_bars
 from finks_assets.lib.transforms.silver_bars import clean_bars
 from finks_assets_tests.unit.test_dbt_project import (
+    DBT_THREADS,
     PROJECT_DIR,
     Warehouse,
     dbt_main,
@@ -83,7 +84,7 @@ def build(wh: Warehouse, **dbt_vars: str):
     tests) with extra run settings; returns the result (tests may warn, not error)."""
     cli = ["build", "--select", "+fct_daily_bars", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
            "--target-path", str(wh.root / "dbt_target"), "--log-path", str(wh.root / "dbt_logs"),
-           "--vars", json.dumps({"lake_root": str(wh.lake), **dbt_vars}), "--threads", "2"]
+           "--vars", json.dumps({"lake_root": str(wh.lake), **dbt_vars}), "--threads", DBT_THREADS]
     try:
         result = dbt_main.dbtRunner().invoke(cli)
     finally:

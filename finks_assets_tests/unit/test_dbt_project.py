@@ -29,6 +29,12 @@ import pytest
 dbt_main = pytest.importorskip("dbt.cli.main")
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "finks_dbt"
+# dbt runs in this process (dbtRunner) with one thread. dbt compiles nodes in its worker threads
+# and renders unit-test fixtures with ast.literal_eval; on CPython 3.11 two threads building AST
+# objects at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905; seen once in CI as a unit test's "Compilation Error"). Dagster's gold
+# step runs no unit tests (DBT_BUILD_ARGS), so only these in-process builds need it.
+DBT_THREADS = "1"
 
 DAY1, DAY2, DAY_OFF, DAY3 = "2025-11-25", "2025-11-26", "2025-11-27", "2025-11-28"
 TRADING_DAYS = (DAY1, DAY2, DAY3)
@@ -144,7 +150,7 @@ class Warehouse:
             "--target-path", str(self.root / "dbt_target"),
             "--log-path", str(self.root / "dbt_logs"),
             "--vars", json.dumps(dbt_vars),
-            "--threads", "4",
+            "--threads", DBT_THREADS,
         ]
         try:
             return dbt_main.dbtRunner().invoke(cli)

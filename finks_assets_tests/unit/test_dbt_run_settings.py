@@ -20,6 +20,7 @@ from finks_assets_tests.unit.test_dbt_project import (
     DAY1,
     DAY2,
     DAY3,
+    DBT_THREADS,
     PROJECT_DIR,
     Warehouse,
     dbt_main,
@@ -52,7 +53,7 @@ def build_from_environment(wh: Warehouse, monkeypatch: pytest.MonkeyPatch, first
         result = runner.invoke([
             "build", "--select", "+fct_daily_features",
             "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target", "duckdb",
+            "--target", "duckdb", "--threads", DBT_THREADS,
             "--target-path", str(wh.root / "dbt_target"), "--log-path", str(wh.root / "dbt_logs"),
         ])
     finally:

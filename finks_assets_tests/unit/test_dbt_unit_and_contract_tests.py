@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from finks_assets_tests.unit.test_dbt_project import PROJECT_DIR, dbt_main, release_duckdb
+from finks_assets_tests.unit.test_dbt_project import (
+    DBT_THREADS,
+    PROJECT_DIR,
+    dbt_main,
+    release_duckdb,
+)
 
 UNIT_TESTS = {
     "daily_rollup_picks_open_and_close_by_time_and_sums_the_day",
@@ -45,7 +50,7 @@ class ProjectCopy:
         """Runs dbt; node name -> status."""
         cli = [*args, "--project-dir", str(self.project), "--profiles-dir", str(self.project),
                "--target", "duckdb", "--target-path", str(self.root / "target"),
-               "--log-path", str(self.root / "logs"), "--threads", "4",
+               "--log-path", str(self.root / "logs"), "--threads", DBT_THREADS,
                "--vars", f'{{"lake_root": "{self.root / "lake"}"}}']
         try:
             result = dbt_main.dbtRunner().invoke(cli)
