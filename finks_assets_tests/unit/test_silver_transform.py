@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finks_assets.lib.quality.coverage import session_completeness
 from finks_assets.lib.quality.integrity import (
     check_in_session,
     check_ohlc_invariants,
@@ -113,9 +112,3 @@ def test_checks_pass_on_clean_silver_and_fail_on_broken_silver() -> None:
     assert not check_in_session(broken, [DAY]).passed
     dupes = clean_bars(frame([bar(0)]), [DAY]).bars
     assert not check_unique_ticker_ts(pd.concat([dupes, dupes])).passed
-
-
-def test_session_completeness_counts_expected_minutes() -> None:
-    bars = clean_bars(frame([bar(m) for m in range(10)]), [DAY]).bars
-    coverage = session_completeness(bars, [DAY])
-    assert coverage[["bars", "expected_bars"]].values.tolist() == [[10, 390]]

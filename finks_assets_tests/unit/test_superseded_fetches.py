@@ -28,7 +28,7 @@ from finks_assets.lib.settings import FinksSettings
 from finks_assets.lib.sources.base import BarFetch
 from finks_assets.lib.sources.synthetic import SyntheticSource
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
-from finks_assets.lib.transforms.bronze_reader import read_bronze_bars
+from finks_assets.lib.transforms.bronze_reader import read_bronze
 from finks_assets.lib.transforms.silver_bars import canonical_from_bronze, clean_bars
 from finks_assets.lib.transforms.superseded_fetches import superseded_fetches
 
@@ -154,7 +154,8 @@ def test_skipping_leaves_silver_quarantine_and_counts_unchanged(tmp_path: Path) 
     store = LakeStore.local(str(tmp_path / "finks" / "lake"))
     source, days = ReloadSource(seed=7, variant=""), [DAY_1, DAY_2]
 
-    read, unread = read_bronze_bars(store, source, days)
+    bronze = read_bronze(store, source, days)
+    read, unread = bronze.bars, bronze.unread_rows
     everything = _every_file(store, source, days)
     # DAY_1: the first fetch (a misaligned MSFT bar) and the last are read, the two between not.
     # DAY_2: the last fetch is partial for AAPL, so the third is read too; the first two are not.

@@ -104,20 +104,6 @@ def check_intraday_gaps(
     )
 
 
-def session_completeness(bars: pd.DataFrame | CheckDB, days: list[dt.date]) -> pd.DataFrame:
-    """Bars per ticker and session against the session's minute count (per-ticker coverage)."""
-    with bars_db(bars) as db:
-        return db.query(
-            """
-        select b.ticker, s.trade_date, count(*) as bars, any_value(s.minutes) as expected_bars,
-               round(count(*) / any_value(s.minutes), 4) as coverage
-        from bars b join sessions s on cast(b.trade_date as date) = s.trade_date
-        group by all order by coverage, b.ticker, s.trade_date
-        """,
-            sessions=_sessions(days),
-        )
-
-
 _ROW_COUNT_SQL = """
 with current_counts as (
     select ticker, trade_date, bars from ticker_days

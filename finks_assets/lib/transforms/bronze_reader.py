@@ -110,14 +110,6 @@ def read_bronze(store: LakeStore, source: BarSource, days: list[dt.date]) -> Bro
     return BronzeRead(bars, skipped_rows, frame)
 
 
-def read_bronze_bars(
-    store: LakeStore, source: BarSource, days: list[dt.date]
-) -> tuple[pd.DataFrame, int]:
-    """:func:`read_bronze` without the rejected files (they are still logged)."""
-    read = read_bronze(store, source, days)
-    return read.bars, read.unread_rows
-
-
 def _map(
     source: BarSource, payloads: list[_Payload], reject: Callable[[_Payload, PayloadError], None]
 ) -> pd.DataFrame:
