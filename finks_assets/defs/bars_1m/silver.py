@@ -7,11 +7,11 @@ replacing it, and re-running gives the same rows.
 A run covers one day or a range of at most ``FINKS_PARTITIONS_PER_RUN`` days (Dagster cuts a
 backfill into such runs). Its bronze is read and cleaned a few days at a time (every rule is
 local to a day; ``lib/transforms/bronze_batches.py``), which halves the step's peak memory at
-200 tickers x 63 days (4.4 -> 2.2 GB); the quality gate then judges the whole window. Each day that passes the blocking checks is written and
-materialized with its own numbers; a day that fails one is *held*: nothing of it is written,
-it is not materialized, the step fails, and Dagster therefore never builds its gold (a
-backfill does not request the downstream of a failed partition). Re-running the day after the
-fix completes it.
+200 tickers x 63 days (4.4 -> 2.2 GB); the quality gate then judges the whole window. Each
+day that passes the blocking checks is written and materialized with its own numbers; a day
+that fails one is *held*: nothing of it is written, it is not materialized, the step fails,
+and Dagster therefore never builds its gold (a backfill does not request the downstream of a
+failed partition). Re-running the day after the fix completes it.
 
 With ``only_changed: true`` (the restatement re-check sets it) a day whose bars and quarantine
 equal what silver already holds (``ingested_at`` aside) is neither rewritten nor materialized:
