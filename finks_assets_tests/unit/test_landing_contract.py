@@ -27,7 +27,7 @@ from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.sources.synthetic import SyntheticSource
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 from finks_assets.lib.transforms.bronze_reader import BronzeFileError, read_bronze
-from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+from finks_assets.lib.transforms.silver_bars import SilverResult, clean_read
 
 DAY_1, DAY_2 = dt.date(2025, 11, 24), dt.date(2025, 11, 25)
 SOURCE = SyntheticSource(seed=7)
@@ -69,11 +69,7 @@ def land(store: LakeStore, frame: pd.DataFrame | bytes, day: dt.date, name: str 
 
 def silver(store: LakeStore, days: list[dt.date]) -> SilverResult:
     """What the silver asset does with a run's days (read, clean, account, attach rejects)."""
-    read = read_bronze(store, SOURCE, days)
-    result = clean_bars(read.bars, days)
-    result.superseded += read.unread_rows
-    result.rejected_files = read.rejected_files
-    return result
+    return clean_read(read_bronze(store, SOURCE, days), days)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from finks_assets.lib.lake.store import LakeStore
 from finks_assets.lib.transforms.bronze_batches import bronze_batches
 from finks_assets.lib.transforms.bronze_reader import read_bronze
-from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+from finks_assets.lib.transforms.silver_bars import SilverResult, clean_read
 from finks_assets_tests.unit.test_landing_contract import (
     SOURCE,
     T1,
@@ -61,20 +61,13 @@ def store(tmp_path: Path) -> LakeStore:
 
 
 def at_once(store: LakeStore) -> SilverResult:
-    read = read_bronze(store, SOURCE, DAYS)
-    result = clean_bars(read.bars, DAYS)
-    result.superseded += read.unread_rows
-    result.rejected_files = read.rejected_files
-    return result
+    return clean_read(read_bronze(store, SOURCE, DAYS), DAYS)
 
 
 def in_batches(store: LakeStore, max_rows: int) -> tuple[SilverResult, list[list[dt.date]]]:
     parts, batches = [], []
     for batch in bronze_batches(store, SOURCE, DAYS, max_rows=max_rows):
-        part = clean_bars(batch.read.bars, batch.days)
-        part.superseded += batch.read.unread_rows
-        part.rejected_files = batch.read.rejected_files
-        parts.append(part)
+        parts.append(clean_read(batch.read, batch.days))
         batches.append(batch.days)
     return SilverResult.of_batches(parts), batches
 

@@ -42,7 +42,7 @@ from finks_assets.lib.resources.lake import LakeResource
 from finks_assets.lib.resources.market_data import MarketDataResource
 from finks_assets.lib.transforms.bronze_batches import bronze_batches
 from finks_assets.lib.transforms.partition_diff import same_as_held
-from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars, clean_read
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,9 +138,7 @@ def _clean_in_batches(
         for f in read.rejected_files.itertuples():
             context.log.warning(f"rejected landed file {f.path}: {f.reason}: {f.detail}")
         # Looked up at call time, so a test can plant a transform bug (test_quality_gate).
-        part = clean_bars(read.bars, batch.days)
-        part.superseded += read.unread_rows
-        part.rejected_files = read.rejected_files
+        part = clean_read(read, batch.days, clean=clean_bars)
         parts.append(part)
         bronze_rows += len(read.bars) + read.unread_rows
         unread += read.unread_rows

@@ -10,7 +10,7 @@ Steps, each leaving something readable if the process dies right after it (``kil
    only record and a later silver re-run of the day still sees the streamed bars.
    Micro-batches: still there. Silver: not yet.
 3. Silver for the day through the *same* code as the batch asset: ``read_bronze`` ->
-   ``clean_bars`` -> ``run_silver_gate`` -> ``LakeWriter.write_partitions`` (one file per day,
+   ``clean_read`` -> ``run_silver_gate`` -> ``LakeWriter.write_partitions`` (one file per day,
    sorted by ticker and ts, replaced atomically). A day the gate holds is not written and
    nothing is removed.
 4. Verify: the silver file re-read has the rows silver wrote, and every streamed
@@ -38,7 +38,7 @@ from finks_assets.lib.stream.layout import parse_micro_batch, stream_day_dir
 from finks_assets.lib.stream.replay import LINEAGE_FETCHED_AT
 from finks_assets.lib.transforms.bronze_audit import BARS_DATASET
 from finks_assets.lib.transforms.bronze_reader import read_bronze
-from finks_assets.lib.transforms.silver_bars import SilverResult, clean_bars
+from finks_assets.lib.transforms.silver_bars import SilverResult, clean_read
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,9 +106,7 @@ def compact_day(
     step("bronze_written")
 
     read = read_bronze(store, source, [day])
-    result = clean_bars(read.bars, [day])
-    result.superseded += read.unread_rows
-    result.rejected_files = read.rejected_files
+    result = clean_read(read, [day])
     gate = run_silver_gate(result, [day], store, writer, thresholds)
     outcome = CompactionResult(day, "held", len(batches), len(payload), bronze_path,
                                held=gate.held, gate=gate, silver=result)

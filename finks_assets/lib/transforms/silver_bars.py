@@ -49,10 +49,14 @@ from finks_assets.lib.sources.base import CANONICAL_COLUMNS, BarSource
 from finks_assets.lib.tickers import TICKER_PATTERN
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import duckdb
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+
+    from finks_assets.lib.transforms.bronze_reader import BronzeRead
 
 SILVER_COLUMNS = [
     "ticker", "ts", "open", "high", "low", "close", "volume", "source", "ingested_at", "trade_date",
@@ -348,6 +352,22 @@ def clean_bars(
     )
     return SilverResult(bars=good, quarantine=bad, superseded=int(superseded),
                         conflicting_duplicates=conflicts)
+
+
+def clean_read(read: BronzeRead, days: list[dt.date],
+               clean: Callable[[pd.DataFrame, list[dt.date]], SilverResult] = clean_bars,
+               ) -> SilverResult:
+    """``clean`` over a bronze read, keeping what the read itself found.
+
+    The rows of fetches a newer one replaces were never read, yet they are superseded rows all
+    the same; and the landed files the read refused belong in the day's quality report. The
+    silver asset passes its own ``clean_bars`` (looked up at call time, so a test can plant a
+    transform bug there).
+    """
+    result = clean(read.bars, days)
+    result.superseded += read.unread_rows
+    result.rejected_files = read.rejected_files
+    return result
 
 
 def bad_print_mask(good: pd.DataFrame, threshold: float = BAD_PRINT_THRESHOLD) -> np.ndarray:
