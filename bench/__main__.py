@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="another checkout (e.g. the commit before a change) whose single-run "
                              "backfill, daily increments and definitions load are measured in "
                              "the same session, alternating with this one's")
-    parser.add_argument("--partitions-per-run", type=int, default=21,
-                        help="FINKS_PARTITIONS_PER_RUN for the asset backfill (default 21)")
+    parser.add_argument("--partitions-per-run", type=int,
+                        help="FINKS_PARTITIONS_PER_RUN for the asset backfill (default: Finks' "
+                             "own, sized by the universe)")
     parser.add_argument("--max-concurrent-runs", type=int,
                         help="the asset backfill's run limit (default: dagster.yaml's)")
     parser.add_argument("--backfill-size", metavar="TICKERSxSESSIONS",
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     before = scenarios.Before.of(args.baseline_repo)
     meta = report.machine()
-    meta["asset_backfill"] = {"partitions_per_run": args.partitions_per_run,
+    meta["asset_backfill"] = {"partitions_per_run": args.partitions_per_run or "default",
                               "max_concurrent_runs": args.max_concurrent_runs or "dagster.yaml"}
     if before:
         meta["before"] = {"repo": str(before.repo), "commit": before.commit}

@@ -153,12 +153,17 @@ def _workspace(path: Path, repo: Path) -> Path:
     return path
 
 
-def asset_backfill(root: Path, n: int, window: list[dt.date], partitions_per_run: int = 21,
+def asset_backfill(root: Path, n: int, window: list[dt.date], partitions_per_run: int | None = None,
                    max_concurrent_runs: int | None = None, timeout_s: float = 3600,
                    repo: Path = REPO) -> dict[str, Any]:
     """Launch the daily job's assets over ``window`` as one asset backfill; measure it.
 
+    ``partitions_per_run``: None for Finks' default (sized by the universe, ``run_days``).
     ``repo``: the checkout whose definitions the code server loads (default this one)."""
+    if partitions_per_run is None:
+        from finks_assets.lib.settings import FinksSettings
+        universe = {"FINKS_UNIVERSE": ",".join(tickers(n))}
+        partitions_per_run = FinksSettings.from_env(universe).run_days
     work = root / f"asset-backfill-{n}x{len(window)}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -221,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickers", type=int, default=20)
     parser.add_argument("--days", type=int, default=42)
-    parser.add_argument("--partitions-per-run", type=int, default=21)
+    parser.add_argument("--partitions-per-run", type=int,
+                        help="FINKS_PARTITIONS_PER_RUN (default: Finks' own, sized by the universe)")
     parser.add_argument("--max-concurrent-runs", type=int)
     parser.add_argument("--work-dir", help="scratch directory (default: a temp dir)")
     parser.add_argument("--out", help="also write the JSON here")

@@ -142,7 +142,7 @@ def _run_row(name: str, m: Measurement) -> dict[str, Any]:
 
 
 def backfill(root: Path, n: int, days: int, log_dir: Path, before: Before | None = None,
-             partitions_per_run: int = 21,
+             partitions_per_run: int | None = None,
              max_concurrent_runs: int | None = None) -> dict[str, Any]:
     """Scenario 1: the asset backfill (Dagster's daemon, multi-run bronze/silver) next to the
     single run of the same code, today's single run (``before``) and plain DuckDB over the
@@ -166,7 +166,7 @@ def backfill(root: Path, n: int, days: int, log_dir: Path, before: Before | None
         result = {
             "tickers": n, "days": days, "bars": rows,
             "asset_backfill": {"name": "Finks asset backfill (`dagster dev` daemon, "
-                                       f"{partitions_per_run}-day bronze/silver runs, "
+                                       f"{assets['partitions_per_run']}-day bronze/silver runs, "
                                        f"{assets['max_concurrent_runs']} runs at once)",
                                **assets},
             "finks": _run_row("Finks single run (in process: bronze->silver->gold)", finks),

@@ -58,6 +58,14 @@ RunExecutor = Literal["in_process", "multiprocess"]
 
 DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
 # Never echoed in an error, whatever goes wrong with them.
+# A bronze/silver run's peak memory grows with the tickers x days it holds: 0.15 MB per
+# ticker-day (one process, bronze + silver: 200 x 42 days 1.65 GB, 500 x 21 2.03 GB, 500 x 42
+# 3.64 GB). Without FINKS_PARTITIONS_PER_RUN a run gets as many days as keep it near this
+# budget (500 tickers x 21 days, half the Helm run pod's 4 GiB), capped at a quarter: fewer,
+# larger runs finish a backfill sooner (200 x 252 on 2 cores: 3.01x the single run with 21-day
+# runs, 2.12x with 42; bench/findings.md).
+RUN_TICKER_DAYS = 10_500
+MAX_RUN_DAYS = 63
 _SECRETS = frozenset({"FMP_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                       WEBHOOK_URL_VAR, SLACK_TOKEN_VAR})
 
@@ -110,7 +118,7 @@ class FinksSettings(BaseSettings):
         default_factory=lambda: tuple(parse_universe(str(DEFAULT_UNIVERSE_FILE))))
     universe_spec: Text = Field(str(DEFAULT_UNIVERSE_FILE), validation_alias="FINKS_UNIVERSE")
     synthetic_seed: int = 7
-    partitions_per_run: PositiveInt = 21  # days per bronze/silver backfill run
+    partitions_per_run: Annotated[PositiveInt | None, Blank] = None  # None: see run_days
     # How a launched run executes its steps (finks_assets/definitions.py says why in_process).
     run_executor: Annotated[RunExecutor, Blank, Lower] = "in_process"
     # The trailing re-check: re-fetch the last N sessions after the close (0 = off) and warn
@@ -191,6 +199,13 @@ class FinksSettings(BaseSettings):
                                    **_: Any) -> tuple[Any, ...]:
         """Only what from_env passes: constructing the class never reads the process environment."""
         return (init_settings,)
+
+    @property
+    def run_days(self) -> int:
+        """Days per bronze/silver backfill run: FINKS_PARTITIONS_PER_RUN, else sized by memory."""
+        if self.partitions_per_run is not None:
+            return self.partitions_per_run
+        return max(1, min(MAX_RUN_DAYS, RUN_TICKER_DAYS // max(1, len(self.universe))))
 
     @property
     def api_key_store_path(self) -> Path:

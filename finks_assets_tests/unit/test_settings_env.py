@@ -111,3 +111,24 @@ def test_blank_means_default_and_aliases_keep_their_standard_names(tmp_path: Pat
     assert settings.fmp.rate_limit_per_minute == 300
     with pytest.raises(SettingsError, match="FINKS_API_PORT=''"):  # integers: blank is an error
         FinksSettings.from_env({"FINKS_API_PORT": ""})
+
+
+@pytest.mark.parametrize(("tickers", "days"), [(500, 21), (200, 52), (20_000, 1), (11, 63)])
+def test_backfill_run_size_keeps_a_run_near_its_memory_budget(tickers: int, days: int) -> None:
+    universe = ",".join(f"T{i}" for i in range(tickers))
+    settings = FinksSettings.from_env({"FINKS_UNIVERSE": universe})
+    assert settings.partitions_per_run is None and settings.run_days == days
+    blank = FinksSettings.from_env({"FINKS_UNIVERSE": universe, "FINKS_PARTITIONS_PER_RUN": " "})
+    assert blank.run_days == days
+    given = FinksSettings.from_env({"FINKS_UNIVERSE": universe, "FINKS_PARTITIONS_PER_RUN": "7"})
+    assert given.run_days == 7
+
+
+def test_the_run_size_is_the_bar_assets_backfill_policy() -> None:
+    from finks_assets.definitions import build_definitions
+    from finks_assets.defs.bars_1m.silver import SILVER_BARS
+
+    universe = ",".join(f"T{i}" for i in range(500))
+    defs = build_definitions(FinksSettings.from_env({"FINKS_UNIVERSE": universe}))
+    policy = defs.resolve_assets_def(SILVER_BARS).backfill_policy
+    assert policy is not None and policy.max_partitions_per_run == 21

@@ -17,7 +17,7 @@ from finks_assets.lib.settings import FinksSettings
 
 
 def build_defs(settings: FinksSettings) -> dg.Definitions:
-    policy = range_backfill_policy(settings.partitions_per_run)
+    policy = range_backfill_policy(settings.run_days)
     return dg.Definitions.merge(dg.Definitions(
         assets=[bronze_bars_1m.with_attributes(backfill_policy=policy),
                 silver_bars_1m.with_attributes(backfill_policy=policy)],

@@ -225,7 +225,7 @@ def restated_days_gold(context: dg.SensorEvaluationContext):
 def build_restatement_defs(settings: FinksSettings) -> dg.Definitions:
     return dg.Definitions(
         assets=[restatements_asset(settings.restatement_tolerance,
-                                   range_backfill_policy(settings.partitions_per_run))],
+                                   range_backfill_policy(settings.run_days))],
         jobs=[restatement_recheck_job],
         schedules=[recheck_schedule(settings.restatement_lookback_sessions)],
         sensors=[restated_days_gold],

@@ -15,7 +15,7 @@ from finks_assets.lib.settings import FinksSettings
 
 
 def build_defs(settings: FinksSettings) -> dg.Definitions:
-    policy = range_backfill_policy(settings.partitions_per_run)
+    policy = range_backfill_policy(settings.run_days)
     return dg.Definitions(
         assets=[bronze_fmp_eod.with_attributes(backfill_policy=policy),
                 silver_fmp_bars_1d.with_attributes(backfill_policy=policy),
