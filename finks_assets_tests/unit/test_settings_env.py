@@ -113,7 +113,7 @@ def test_blank_means_default_and_aliases_keep_their_standard_names(tmp_path: Pat
         FinksSettings.from_env({"FINKS_API_PORT": ""})
 
 
-@pytest.mark.parametrize(("tickers", "days"), [(500, 21), (200, 52), (20_000, 1), (11, 63)])
+@pytest.mark.parametrize(("tickers", "days"), [(500, 16), (200, 42), (20_000, 1), (11, 63)])
 def test_backfill_run_size_keeps_a_run_near_its_memory_budget(tickers: int, days: int) -> None:
     universe = ",".join(f"T{i}" for i in range(tickers))
     settings = FinksSettings.from_env({"FINKS_UNIVERSE": universe})
@@ -131,4 +131,4 @@ def test_the_run_size_is_the_bar_assets_backfill_policy() -> None:
     universe = ",".join(f"T{i}" for i in range(500))
     defs = build_definitions(FinksSettings.from_env({"FINKS_UNIVERSE": universe}))
     policy = defs.resolve_assets_def(SILVER_BARS).backfill_policy
-    assert policy is not None and policy.max_partitions_per_run == 21
+    assert policy is not None and policy.max_partitions_per_run == 16
