@@ -57,15 +57,16 @@ SourceName = Literal["synthetic", "yfinance", "fmp"]
 RunExecutor = Literal["in_process", "multiprocess"]
 
 DEFAULT_UNIVERSE_FILE = Path(__file__).parent / "data" / "universe.txt"
-# Never echoed in an error, whatever goes wrong with them.
 # A bronze/silver run's peak memory grows with the tickers x days it holds: 0.15 MB per
 # ticker-day (one process, bronze + silver: 200 x 42 days 1.65 GB, 500 x 21 2.03 GB, 500 x 42
 # 3.64 GB). Without FINKS_PARTITIONS_PER_RUN a run gets as many days as keep it within this
-# budget (200 tickers x 42 days: two such runs plus `dagster dev` peaked at 3.61 GB), capped at
-# a quarter: fewer, larger runs finish a backfill sooner (200 x 252 on 2 cores: 3.01x the
-# single run with 21-day runs, 2.12x with 42; 52-day runs: 2.22x and 4.39 GB; findings.md).
+# budget (200 tickers x 42 days: two such runs plus `dagster dev` peaked at 3.61-4.03 GB),
+# capped at a quarter: fewer, larger runs finish a backfill sooner (200 x 252 on 2 cores: 3.01x
+# the single run with 21-day runs, 1.83-2.12x with 42; 52-day runs: 2.22x and 4.39 GB;
+# bench/findings.md).
 RUN_TICKER_DAYS = 8_400
 MAX_RUN_DAYS = 63
+# Never echoed in an error, whatever goes wrong with them.
 _SECRETS = frozenset({"FMP_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                       WEBHOOK_URL_VAR, SLACK_TOKEN_VAR})
 
